@@ -1,0 +1,129 @@
+"""Compile the filter language (domain/filters.py) to SQL over the records table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+
+from stageflow.adapters.db import tables as t
+from stageflow.domain.errors import ValidationFailed
+from stageflow.domain.fields import FieldDef, FieldType
+from stageflow.domain.filters import (
+    CHANGE_OPS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Filter,
+    Not,
+    Op,
+)
+
+_COLUMNS: dict[str, Any] = {
+    "id": t.records.c.id,
+    "name": t.records.c.name,
+    "owner_id": t.records.c.owner_id,
+    "source": t.records.c.source,
+    "pipeline_id": t.records.c.pipeline_id,
+    "stage_id": t.records.c.stage_id,
+    "created_at": t.records.c.created_at,
+    "updated_at": t.records.c.updated_at,
+    "stage_entered_at": t.records.c.stage_entered_at,
+}
+_DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "stage_entered_at"})
+_TEXT_COLUMNS = frozenset({"name", "source"})
+
+
+def compile_filter(node: Filter, fields: Mapping[str, FieldDef]) -> ColumnElement[bool]:
+    """SQL for ``node``; ``fields`` are the object type's field definitions (for types)."""
+    if isinstance(node, AllOf):
+        return and_(true(), *(compile_filter(c, fields) for c in node.all))
+    if isinstance(node, AnyOf):
+        return or_(false(), *(compile_filter(c, fields) for c in node.any))
+    if isinstance(node, Not):
+        return not_(compile_filter(node.not_, fields))
+    return _condition(node, fields)
+
+
+def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bool]:
+    if c.op in CHANGE_OPS:
+        raise ValidationFailed(f"'{c.op.value}' only applies to automation conditions",
+                               field="filter")
+    column, is_text, value_of = _resolve(c.field, fields)
+    value = c.value
+    match c.op:
+        case Op.EQ:
+            return column == value_of(value)  # type: ignore[no-any-return]
+        case Op.NEQ:
+            return or_(column != value_of(value), column.is_(None))
+        case Op.IN:
+            return column.in_([value_of(v) for v in value])  # type: ignore[no-any-return]
+        case Op.NOT_IN:
+            return or_(column.not_in([value_of(v) for v in value]), column.is_(None))
+        case Op.CONTAINS | Op.NOT_CONTAINS | Op.STARTS_WITH:
+            pattern = _escape(str(value).lower())
+            pattern = pattern + "%" if c.op is Op.STARTS_WITH else f"%{pattern}%"
+            match_ = func.lower(column).like(pattern, escape="\\")
+            return or_(not_(match_), column.is_(None)) if c.op is Op.NOT_CONTAINS else match_
+        case Op.GT:
+            return column > value_of(value)  # type: ignore[no-any-return]
+        case Op.GTE:
+            return column >= value_of(value)  # type: ignore[no-any-return]
+        case Op.LT:
+            return column < value_of(value)  # type: ignore[no-any-return]
+        case Op.LTE:
+            return column <= value_of(value)  # type: ignore[no-any-return]
+        case Op.IS_EMPTY:
+            return or_(column.is_(None), column == "") if is_text else column.is_(None)
+        case Op.IS_NOT_EMPTY:
+            return and_(column.is_not(None), column != "") if is_text else column.is_not(None)
+    raise AssertionError(c.op)  # pragma: no cover
+
+
+def _resolve(name: str, fields: Mapping[str, FieldDef]) -> tuple[Any, bool, Any]:
+    if name in _COLUMNS:
+        if name in _DATETIME_COLUMNS:
+            return _COLUMNS[name], False, _as_datetime(name)
+        return _COLUMNS[name], name in _TEXT_COLUMNS, lambda v: v
+    key = name.removeprefix("fields.")
+    definition = fields.get(key)
+    if definition is None:
+        raise ValidationFailed(f"unknown field '{name}' in filter", field="filter")
+    element = t.records.c.fields[key]
+    match definition.type:
+        case FieldType.NUMBER:
+            return element.as_float(), False, lambda v: v
+        case FieldType.BOOL:
+            return element.as_boolean(), False, lambda v: v
+        case FieldType.USER:
+            return element.as_integer(), False, lambda v: v
+        case FieldType.DATETIME:
+            return element.as_string(), False, _iso_datetime(name)
+        case _:
+            return element.as_string(), True, lambda v: v
+
+
+def _as_datetime(name: str) -> Any:
+    def convert(value: Any) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed(f"'{name}' needs an ISO 8601 datetime",
+                                   field="filter") from None
+        if parsed.tzinfo is None:
+            raise ValidationFailed(f"'{name}' needs a datetime with a time zone",
+                                   field="filter")
+        return parsed
+
+    return convert
+
+
+def _iso_datetime(name: str) -> Any:
+    to_datetime = _as_datetime(name)
+    return lambda value: to_datetime(value).astimezone(UTC).isoformat()
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

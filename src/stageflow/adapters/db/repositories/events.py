@@ -1,0 +1,54 @@
+"""The events table: the timeline (M5) and, later, the trigger source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from stageflow.adapters.db import tables as t
+from stageflow.domain.events import Event
+
+
+class EventRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def append(self, events: list[Event]) -> None:
+        """Write events in the order they happened, in the caller's transaction."""
+        if not events:
+            return
+        self.conn.execute(insert(t.events), [_row(e) for e in events])
+
+    def timeline(self, workspace_id: int, record_id: int, *, before_id: int | None,
+                 limit: int) -> list[Any]:
+        query = select(t.events).where(t.events.c.workspace_id == workspace_id,
+                                       t.events.c.record_id == record_id)
+        if before_id is not None:
+            query = query.where(t.events.c.id < before_id)
+        return list(self.conn.execute(query.order_by(t.events.c.id.desc()).limit(limit)))
+
+    def for_workspace(self, workspace_id: int, *, after_id: int = 0,
+                      limit: int = 1000) -> list[Any]:
+        return list(self.conn.execute(select(t.events).where(
+            t.events.c.workspace_id == workspace_id, t.events.c.id > after_id)
+            .order_by(t.events.c.id).limit(limit)))
+
+
+def _row(e: Event) -> dict[str, Any]:
+    return {
+        "workspace_id": e.workspace_id,
+        "type": e.type.value,
+        "record_id": e.record_id,
+        "object_type": e.object_type,
+        "before": e.before,
+        "after": e.after,
+        "data": e.data,
+        "actor_kind": e.actor.kind.value,
+        "actor_id": e.actor.id,
+        "user_id": e.actor.user_id,
+        "source": e.actor.source.value,
+        "depth": e.actor.depth,
+        "run_id": e.actor.run_id,
+        "occurred_at": e.occurred_at,
+    }

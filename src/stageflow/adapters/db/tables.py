@@ -1,0 +1,225 @@
+"""The database schema, as SQLAlchemy Core tables. Alembic migrations must match it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware UTC datetimes, on SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=naming_convention)
+
+
+def _id() -> Column[int]:
+    return Column("id", ID, primary_key=True, autoincrement=True)
+
+
+def _workspace() -> Column[int]:
+    return Column("workspace_id", ID, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                  nullable=False)
+
+
+workspaces = Table(
+    "workspaces", metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    Column("slug", String(63), nullable=False, unique=True),
+    Column("settings", Json, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    _id(),
+    _workspace(),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("permissions", Json, nullable=False),
+    Column("password_hash", String(200)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    _id(),
+    _workspace(),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+)
+
+pipelines = Table(
+    "pipelines", metadata,
+    _id(),
+    _workspace(),
+    Column("object_type", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "object_type", "name", name="uq_pipelines_name"),
+)
+
+stages = Table(
+    "stages", metadata,
+    _id(),
+    _workspace(),
+    Column("pipeline_id", ID, ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("pipeline_id", "name", name="uq_stages_pipeline_name"),
+)
+
+picklists = Table(
+    "picklists", metadata,
+    _id(),
+    _workspace(),
+    Column("key", String(63), nullable=False),
+    Column("options", Json, nullable=False),
+    UniqueConstraint("workspace_id", "key", name="uq_picklists_workspace_key"),
+)
+
+field_definitions = Table(
+    "field_definitions", metadata,
+    _id(),
+    _workspace(),
+    Column("object_type", String(20), nullable=False),
+    Column("key", String(63), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("options", Json, nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "object_type", "key", name="uq_field_definitions_key"),
+)
+
+records = Table(
+    "records", metadata,
+    _id(),
+    _workspace(),
+    Column("object_type", String(20), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("source", String(63)),
+    Column("pipeline_id", ID, ForeignKey("pipelines.id")),
+    Column("stage_id", ID, ForeignKey("stages.id")),
+    Column("stage_entered_at", UTCDateTime()),
+    Column("fields", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_records_list", "workspace_id", "object_type", "id"),
+    Index("ix_records_stage", "workspace_id", "object_type", "stage_id", "id"),
+    Index("ix_records_owner", "workspace_id", "object_type", "owner_id", "id"),
+)
+
+associations = Table(
+    "associations", metadata,
+    _id(),
+    _workspace(),
+    Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("related_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("record_id", "related_id", name="uq_associations_pair"),
+    Index("ix_associations_related", "related_id"),
+)
+
+activities = Table(
+    "activities", metadata,
+    _id(),
+    _workspace(),
+    Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("object_type", String(20), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("due_at", UTCDateTime()),
+    Column("responsible_id", ID, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("status", String(20), nullable=False),
+    Column("outcome", String(40)),
+    Column("direction", String(10)),
+    Column("channel", String(40)),
+    Column("completed_at", UTCDateTime()),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_activities_record", "workspace_id", "record_id", "id"),
+    Index("ix_activities_responsible", "workspace_id", "responsible_id", "status", "due_at"),
+)
+
+events = Table(
+    "events", metadata,
+    _id(),
+    Column("workspace_id", ID, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("record_id", ID),
+    Column("object_type", String(20)),
+    Column("before", Json),
+    Column("after", Json),
+    Column("data", Json, nullable=False),
+    Column("actor_kind", String(20), nullable=False),
+    Column("actor_id", ID),
+    Column("user_id", ID),
+    Column("source", String(20), nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("run_id", ID),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Index("ix_events_timeline", "workspace_id", "record_id", "id"),
+)

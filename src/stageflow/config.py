@@ -1,0 +1,28 @@
+"""Settings, from ``STAGEFLOW_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting has a sane default: no configuration runs an embedded SQLite instance."""
+
+    model_config = SettingsConfigDict(env_prefix="STAGEFLOW_", extra="ignore")
+
+    data_dir: Path = Path(".stageflow")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    virtual_clock: bool = False
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'stageflow.db').as_posix()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")

@@ -1,0 +1,91 @@
+"""Events: the immutable record of every change (SPEC M5, DESIGN "Events")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ActorKind(StrEnum):
+    """Who made a change."""
+
+    USER = "user"
+    TOKEN = "token"
+    AUTOMATION = "automation"
+    IMPORT = "import"
+    SYNC = "sync"
+    SYSTEM = "system"
+
+
+class Source(StrEnum):
+    """Through which door a change came in (H5 and H6 depend on it)."""
+
+    API = "api"
+    UI = "ui"
+    CLI = "cli"
+    AUTOMATION = "automation"
+    IMPORT = "import"
+    SYNC = "sync"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The author of a change: a kind, its id, the human behind it (if any), and the source."""
+
+    kind: ActorKind
+    source: Source
+    id: int | None = None
+    user_id: int | None = None
+    depth: int = 0
+    run_id: int | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(kind=ActorKind.SYSTEM, source=Source.SYSTEM)
+
+
+class EventType(StrEnum):
+    """Every kind of event stageflow writes."""
+
+    RECORD_CREATED = "RecordCreated"
+    FIELD_CHANGED = "FieldChanged"
+    STAGE_CHANGED = "StageChanged"
+    RECORD_DELETED = "RecordDeleted"
+    ASSOCIATION_ADDED = "AssociationAdded"
+    ASSOCIATION_REMOVED = "AssociationRemoved"
+    ACTIVITY_LOGGED = "ActivityLogged"
+    ACTIVITY_UPDATED = "ActivityUpdated"
+    ACTIVITY_COMPLETED = "ActivityCompleted"
+    PIPELINE_CREATED = "PipelineCreated"
+    PIPELINE_UPDATED = "PipelineUpdated"
+    PIPELINE_DELETED = "PipelineDeleted"
+    STAGE_CREATED = "StageCreated"
+    STAGE_UPDATED = "StageUpdated"
+    STAGE_DELETED = "StageDeleted"
+    FIELD_DEFINED = "FieldDefined"
+    FIELD_UNDEFINED = "FieldUndefined"
+    PICKLIST_UPDATED = "PicklistUpdated"
+    USER_CREATED = "UserCreated"
+    USER_UPDATED = "UserUpdated"
+    TOKEN_CREATED = "TokenCreated"
+    TOKEN_REVOKED = "TokenRevoked"
+    WORKSPACE_CREATED = "WorkspaceCreated"
+
+
+@dataclass(slots=True)
+class Event:
+    """One immutable change. ``record_id`` is None for workspace-level configuration events."""
+
+    type: EventType
+    workspace_id: int
+    actor: Actor
+    occurred_at: datetime
+    record_id: int | None = None
+    object_type: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None

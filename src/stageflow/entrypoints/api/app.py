@@ -1,0 +1,95 @@
+"""The FastAPI application: routes under /api/v1, JSON errors with stable codes, never a 500
+with a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from stageflow import __version__
+from stageflow.bootstrap import App
+from stageflow.domain.errors import StageflowError
+from stageflow.entrypoints.api.routes import activities, pipelines, records, users
+
+log = logging.getLogger("stageflow.api")
+
+DESCRIPTION = """
+stageflow's REST API. Authenticate with `Authorization: Bearer <token>`
+(create one with `stageflow token create`). Errors are JSON:
+`{"code": "validation_error", "message": "unknown field 'colour'", "field": "fields.colour"}`.
+Lists are newest first; pass `next_cursor` back as `cursor` for the next page.
+"""
+
+
+def create_app(app: App) -> FastAPI:
+    api = FastAPI(title="stageflow", version=__version__, description=DESCRIPTION,
+                  docs_url="/docs", openapi_url="/openapi.json")
+    api.state.stageflow = app
+    for module in (records, activities, pipelines, users):
+        api.include_router(module.router, prefix="/api/v1")
+    _install_error_handlers(api)
+
+    @api.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @api.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def index() -> str:
+        return ("<!doctype html><title>stageflow</title><h1>stageflow</h1>"
+                "<p>The API is running. Read its documentation at <a href='/docs'>/docs</a>.</p>")
+
+    return api
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status,
+                        content={"code": code, "message": message, "field": field})
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(StageflowError)
+    async def stageflow_error(_: Request, exc: StageflowError) -> JSONResponse:
+        response = error(exc.status, exc.code, exc.message, exc.field)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        location = [str(p) for p in first.get("loc", ())]
+        where = location[0] if location else "body"
+        field = ".".join(location[1:]) or None
+        message = first.get("msg", "invalid request")
+        if first.get("type") == "json_invalid":
+            message, field = "the request body is not valid JSON", None
+        elif field:
+            message = f"{field}: {message}"
+        return error(422, "invalid_request", f"{message} (in {where})", field)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
+                 403: "permission_denied"}
+        return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @api.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error: %s", exc.orig)
+        return error(409, "conflict", "the change conflicts with existing data; "
+                     "read it again and retry")
+
+    @api.exception_handler(OperationalError)
+    async def busy(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", exc.orig)
+        return error(503, "unavailable", "the database is busy or unreachable; retry shortly")
+
+    @api.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error(500, "internal_error", "something went wrong on our side; it has been logged")

@@ -1,0 +1,51 @@
+"""Request dependencies: the application, the authenticated caller and their actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from stageflow.bootstrap import App
+from stageflow.domain.errors import AuthenticationFailed
+from stageflow.domain.events import Actor
+from stageflow.domain.users import Principal
+from stageflow.services.unit_of_work import UnitOfWork
+from stageflow.services.workspaces import actor_for, authenticate
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `stageflow token create`")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The application and the authenticated principal of one request."""
+
+    app: App
+    principal: Principal
+
+    @property
+    def actor(self) -> Actor:
+        return actor_for(self.principal)
+
+    @property
+    def workspace_id(self) -> int:
+        return self.principal.workspace_id
+
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        return self.app.uow(read_only=read_only)
+
+
+def get_app(request: Request) -> App:
+    app: App = request.app.state.stageflow
+    return app
+
+
+def get_caller(request: Request,
+               credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+    app = get_app(request)
+    if credentials is None:
+        raise AuthenticationFailed("send an API token as 'Authorization: Bearer <token>'")
+    with app.uow(read_only=True) as uow:
+        principal = authenticate(uow, credentials.credentials)
+    return Caller(app=app, principal=principal)

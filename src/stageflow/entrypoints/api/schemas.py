@@ -1,0 +1,183 @@
+"""Response models of the REST API (request bodies are the service commands)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from stageflow.domain.activities import Activity
+from stageflow.domain.fields import FieldDef
+from stageflow.domain.pipelines import Pipeline
+from stageflow.domain.records import Record
+
+T = TypeVar("T")
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class RecordOut(BaseModel):
+    id: int
+    object: str
+    name: str
+    owner_id: int | None
+    source: str | None
+    pipeline_id: int | None
+    stage_id: int | None
+    stage_entered_at: datetime | None
+    fields: dict[str, Any]
+    associations: dict[str, list[int]]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: Record, associations: dict[str, list[int]]) -> RecordOut:
+        assert record.id is not None
+        return cls(id=record.id, object=record.object_type.value, name=record.name,
+                   owner_id=record.owner_id, source=record.source,
+                   pipeline_id=record.pipeline_id, stage_id=record.stage_id,
+                   stage_entered_at=record.stage_entered_at, fields=record.fields,
+                   associations=associations, version=record.version,
+                   created_at=record.created_at, updated_at=record.updated_at)
+
+
+class ActorOut(BaseModel):
+    kind: str
+    id: int | None
+    user_id: int | None
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    record_id: int | None
+    object: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    data: dict[str, Any]
+    actor: ActorOut
+    source: str
+    depth: int
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> EventOut:
+        return cls(id=row.id, type=row.type, record_id=row.record_id, object=row.object_type,
+                   before=row.before, after=row.after, data=row.data,
+                   actor=ActorOut(kind=row.actor_kind, id=row.actor_id, user_id=row.user_id),
+                   source=row.source, depth=row.depth, occurred_at=row.occurred_at)
+
+
+class ActivityOut(BaseModel):
+    id: int
+    record_id: int
+    type: str
+    subject: str
+    description: str
+    due_at: datetime | None
+    responsible_id: int | None
+    status: str
+    outcome: str | None
+    direction: str | None
+    channel: str | None
+    completed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, a: Activity) -> ActivityOut:
+        assert a.id is not None
+        return cls(id=a.id, record_id=a.record_id, type=a.type.value, subject=a.subject,
+                   description=a.description, due_at=a.due_at, responsible_id=a.responsible_id,
+                   status=a.status.value, outcome=a.outcome,
+                   direction=a.direction.value if a.direction else None, channel=a.channel,
+                   completed_at=a.completed_at, version=a.version, created_at=a.created_at,
+                   updated_at=a.updated_at)
+
+
+class StageOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    position: int
+
+
+class PipelineOut(BaseModel):
+    id: int
+    object_type: str
+    name: str
+    is_default: bool
+    position: int
+    stages: list[StageOut]
+
+    @classmethod
+    def of(cls, p: Pipeline) -> PipelineOut:
+        assert p.id is not None
+        return cls(id=p.id, object_type=p.object_type.value, name=p.name,
+                   is_default=p.is_default, position=p.position,
+                   stages=[StageOut(id=s.id or 0, name=s.name, kind=s.kind.value,
+                                    position=s.position)
+                           for s in sorted(p.stages, key=lambda s: s.position)])
+
+
+class FieldOut(BaseModel):
+    key: str
+    label: str
+    type: str
+    options: list[str]
+    picklist: str | None
+    required: bool
+    builtin: bool
+
+    @classmethod
+    def of(cls, f: FieldDef) -> FieldOut:
+        return cls(key=f.key, label=f.label, type=f.type.value, options=list(f.options),
+                   picklist=f.picklist, required=f.required, builtin=f.builtin)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    permissions: list[str]
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> UserOut:
+        return cls(id=row.id, email=row.email, name=row.name, role=row.role,
+                   permissions=list(row.permissions), active=row.active,
+                   created_at=row.created_at)
+
+
+class TokenOut(BaseModel):
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> TokenOut:
+        return cls(id=row.id, user_id=row.user_id, name=row.name, prefix=row.prefix,
+                   created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+class NewTokenOut(BaseModel):
+    token: str
+    user_id: int
+    note: str = "Store this token now: it is shown once and stored only as a hash."

@@ -1,0 +1,136 @@
+"""Commands: the typed inputs of the service layer (the API uses them as request bodies)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stageflow.domain.activities import ActivityStatus, ActivityType, Direction
+from stageflow.domain.fields import FieldType
+from stageflow.domain.pipelines import StageKind
+from stageflow.domain.records import ObjectType
+from stageflow.domain.users import Role
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateRecord(Command):
+    name: str | None = Field(None, description="Required except for contacts, whose name "
+                             "defaults to first + last name or email")
+    owner_id: int | None = Field(None, description="Responsible user; defaults to the caller")
+    source: str | None = Field(None, description="Source channel (picklist source_channel)")
+    pipeline_id: int | None = None
+    stage_id: int | None = Field(None, description="Defaults to the pipeline's first stage")
+    fields: dict[str, Any] = Field(default_factory=dict,
+                                   description="Built-in and custom field values")
+    associations: dict[ObjectType, list[int]] = Field(
+        default_factory=dict, description='Associated record ids by type, e.g. {"contact": [1]}')
+
+
+class UpdateRecord(Command):
+    name: str | None = None
+    owner_id: int | None = None
+    source: str | None = None
+    fields: dict[str, Any] | None = Field(None, description="Fields to set; null clears one")
+    associations: dict[ObjectType, list[int]] | None = Field(
+        None, description="Replaces the associations of each type given")
+    version: int | None = Field(None, description="The version you read; a stale one is 409")
+
+
+class MoveRecord(Command):
+    stage_id: int
+    pipeline_id: int | None = Field(None, description="Must be the stage's pipeline if given")
+    version: int | None = None
+
+
+class CreateActivity(Command):
+    record_id: int
+    type: ActivityType
+    subject: str = Field(min_length=1, max_length=500)
+    description: str = Field("", max_length=10_000)
+    due_at: datetime | None = None
+    responsible_id: int | None = Field(None, description="Defaults to the record's owner")
+    status: ActivityStatus | None = None
+    outcome: str | None = None
+    direction: Direction | None = None
+    channel: str | None = Field(None, max_length=40)
+
+
+class UpdateActivity(Command):
+    subject: str | None = Field(None, min_length=1, max_length=500)
+    description: str | None = Field(None, max_length=10_000)
+    due_at: datetime | None = None
+    responsible_id: int | None = None
+    status: ActivityStatus | None = None
+    outcome: str | None = None
+    version: int | None = None
+
+
+class StageInput(Command):
+    name: str = Field(min_length=1, max_length=200)
+    kind: StageKind = StageKind.OPEN
+
+
+class CreatePipeline(Command):
+    object_type: ObjectType
+    name: str = Field(min_length=1, max_length=200)
+    is_default: bool = False
+    stages: list[StageInput] = Field(min_length=1)
+
+
+class UpdatePipeline(Command):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    is_default: bool | None = None
+
+
+class CreateStage(Command):
+    name: str = Field(min_length=1, max_length=200)
+    kind: StageKind = StageKind.OPEN
+    position: int | None = Field(None, ge=0, description="0-based; defaults to the end")
+
+
+class UpdateStage(Command):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    kind: StageKind | None = None
+    position: int | None = Field(None, ge=0)
+
+
+class DefineField(Command):
+    key: str
+    label: str = Field("", max_length=200)
+    type: FieldType
+    options: list[str] = Field(default_factory=list, description="Picklist options")
+    required: bool = False
+
+
+class PicklistOption(Command):
+    value: str = Field(min_length=1, max_length=63)
+    label: str = Field(min_length=1, max_length=200)
+
+
+class PutPicklist(Command):
+    options: list[PicklistOption] = Field(min_length=1)
+
+
+class CreateUser(Command):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.AGENT
+    permissions: list[str] = Field(default_factory=list)
+    password: str | None = Field(None, min_length=8, max_length=200)
+
+
+class UpdateUser(Command):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Role | None = None
+    permissions: list[str] | None = None
+    active: bool | None = None
+
+
+class CreateToken(Command):
+    name: str = Field(min_length=1, max_length=200)
+    user_id: int | None = Field(None, description="Defaults to the caller")
