@@ -23,8 +23,9 @@ class App:
     uow_factory: Callable[..., UnitOfWork] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.uow_factory = lambda read_only=False: UnitOfWork(self.engine, self.clock,
-                                                              read_only=read_only)
+        self.uow_factory = lambda read_only=False: UnitOfWork(
+            self.engine, self.clock, read_only=read_only
+        )
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return self.uow_factory(read_only)
@@ -33,8 +34,9 @@ class App:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
-              migrate: bool = False) -> App:
+def bootstrap(
+    settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = False
+) -> App:
     """Build the application; ``migrate`` applies Alembic migrations first."""
     settings = settings or Settings()
     url = settings.resolved_database_url()

@@ -31,8 +31,9 @@ class Direction(StrEnum):
 
 
 OUTCOMES: dict[ActivityType, frozenset[str]] = {
-    ActivityType.CALL: frozenset({"connected", "no_answer", "busy", "left_voicemail",
-                                  "wrong_number"}),
+    ActivityType.CALL: frozenset(
+        {"connected", "no_answer", "busy", "left_voicemail", "wrong_number"}
+    ),
     ActivityType.MEETING: frozenset({"scheduled", "completed", "no_show", "cancelled"}),
 }
 
@@ -89,11 +90,15 @@ class Activity:
         }
 
     def logged(self, actor: Actor) -> None:
-        self.events.append(self._event(EventType.ACTIVITY_LOGGED, actor, self.created_at,
-                                       None, self.snapshot()))
+        self.events.append(
+            self._event(EventType.ACTIVITY_LOGGED, actor, self.created_at, None, self.snapshot())
+        )
         if self.status is ActivityStatus.COMPLETED and self.type not in BORN_COMPLETED:
-            self.events.append(self._event(EventType.ACTIVITY_COMPLETED, actor, self.created_at,
-                                           None, self.snapshot()))
+            self.events.append(
+                self._event(
+                    EventType.ACTIVITY_COMPLETED, actor, self.created_at, None, self.snapshot()
+                )
+            )
 
     def change(self, changes: dict[str, Any], actor: Actor, at: datetime) -> bool:
         """Apply validated changes; completing writes an ActivityCompleted event too."""
@@ -115,8 +120,22 @@ class Activity:
             self.events.append(self._event(EventType.ACTIVITY_COMPLETED, actor, at, None, after))
         return True
 
-    def _event(self, type_: EventType, actor: Actor, at: datetime,
-               before: dict[str, Any] | None, after: dict[str, Any] | None) -> Event:
-        return Event(type=type_, workspace_id=self.workspace_id, actor=actor, occurred_at=at,
-                     record_id=self.record_id, object_type=self.object_type, before=before,
-                     after=after, data={"activity_id": self.id, "activity_type": self.type.value})
+    def _event(
+        self,
+        type_: EventType,
+        actor: Actor,
+        at: datetime,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> Event:
+        return Event(
+            type=type_,
+            workspace_id=self.workspace_id,
+            actor=actor,
+            occurred_at=at,
+            record_id=self.record_id,
+            object_type=self.object_type,
+            before=before,
+            after=after,
+            data={"activity_id": self.id, "activity_type": self.type.value},
+        )

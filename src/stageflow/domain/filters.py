@@ -74,8 +74,9 @@ def parse_filter(raw: Any, *, field_name: str = "filter") -> Filter:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"invalid filter at '{where}': {first['msg']}",
-                               field=field_name) from None
+        raise ValidationFailed(
+            f"invalid filter at '{where}': {first['msg']}", field=field_name
+        ) from None
     _check(node, 0, field_name)
     return node
 
@@ -85,11 +86,13 @@ def _check(node: Filter, depth: int, field_name: str) -> None:
         raise ValidationFailed(f"filter nests deeper than {MAX_DEPTH} levels", field=field_name)
     if isinstance(node, Condition):
         if node.op in LIST_OPS and not isinstance(node.value, list):
-            raise ValidationFailed(f"'{node.op.value}' on '{node.field}' needs a list value",
-                                   field=field_name)
+            raise ValidationFailed(
+                f"'{node.op.value}' on '{node.field}' needs a list value", field=field_name
+            )
         if node.op not in UNARY_OPS and node.op not in CHANGE_OPS and node.value is None:
-            raise ValidationFailed(f"'{node.op.value}' on '{node.field}' needs a value",
-                                   field=field_name)
+            raise ValidationFailed(
+                f"'{node.op.value}' on '{node.field}' needs a value", field=field_name
+            )
         return
     for child in children(node):
         _check(child, depth + 1, field_name)
@@ -112,8 +115,9 @@ def conditions(node: Filter) -> list[Condition]:
     return [c for child in children(node) for c in conditions(child)]
 
 
-def evaluate(node: Filter, values: Mapping[str, Any],
-             changes: Mapping[str, tuple[Any, Any]] | None = None) -> bool:
+def evaluate(
+    node: Filter, values: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]] | None = None
+) -> bool:
     """Evaluate against a flat mapping of field values; ``changes`` maps field → (old, new)."""
     if isinstance(node, AllOf):
         return all(evaluate(c, values, changes) for c in node.all)
@@ -124,8 +128,9 @@ def evaluate(node: Filter, values: Mapping[str, Any],
     return _condition(node, values, changes or {})
 
 
-def _condition(c: Condition, values: Mapping[str, Any],
-               changes: Mapping[str, tuple[Any, Any]]) -> bool:
+def _condition(
+    c: Condition, values: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]
+) -> bool:
     actual = values.get(c.field)
     match c.op:
         case Op.EQ:

@@ -41,43 +41,65 @@ class Pipeline:
         return min(self.stages, key=lambda s: s.position)
 
 
-O, W, L = StageKind.OPEN, StageKind.WON, StageKind.LOST
+OPEN, WON, LOST = StageKind.OPEN, StageKind.WON, StageKind.LOST
 
 DEFAULT_PIPELINES: dict[ObjectType, tuple[str, tuple[tuple[str, StageKind], ...]]] = {
     ObjectType.LEAD: (
         "Lead pipeline",
-        (("New", O), ("Attempting", O), ("Connected", O), ("Qualified", W),
-         ("Disqualified", L)),
+        (
+            ("New", OPEN),
+            ("Attempting", OPEN),
+            ("Connected", OPEN),
+            ("Qualified", WON),
+            ("Disqualified", LOST),
+        ),
     ),
     ObjectType.DEAL: (
         "Sales pipeline",
-        (("New", O), ("Proposal", O), ("Negotiation", O), ("Closed Won", W),
-         ("Closed Lost", L)),
+        (
+            ("New", OPEN),
+            ("Proposal", OPEN),
+            ("Negotiation", OPEN),
+            ("Closed Won", WON),
+            ("Closed Lost", LOST),
+        ),
     ),
     ObjectType.OPPORTUNITY: (
         "Opportunities",
-        (("New", O), ("In progress", O), ("Won", W), ("Lost", L)),
+        (("New", OPEN), ("In progress", OPEN), ("Won", WON), ("Lost", LOST)),
     ),
 }
 
 DEFAULT_PICKLISTS: dict[str, tuple[tuple[str, str], ...]] = {
     "lead_status": (
-        ("new", "New"), ("open", "Open"), ("in_progress", "In progress"),
-        ("auto_processing", "Auto processing"), ("unqualified", "Unqualified"),
+        ("new", "New"),
+        ("open", "Open"),
+        ("in_progress", "In progress"),
+        ("auto_processing", "Auto processing"),
+        ("unqualified", "Unqualified"),
     ),
     "lead_type": (
-        ("new_business", "New business"), ("existing_business", "Existing business"),
+        ("new_business", "New business"),
+        ("existing_business", "Existing business"),
         ("follow_up", "Follow-up"),
     ),
     "disqualification_reasons": (
-        ("no_budget", "No budget"), ("not_interested", "Not interested"),
-        ("bad_timing", "Bad timing"), ("wrong_contact", "Wrong contact"),
+        ("no_budget", "No budget"),
+        ("not_interested", "Not interested"),
+        ("bad_timing", "Bad timing"),
+        ("wrong_contact", "Wrong contact"),
         ("chose_competitor", "Chose a competitor"),
     ),
     "source_channel": (
-        ("web_form", "Web form"), ("email", "Email"), ("phone", "Phone"),
-        ("whatsapp", "WhatsApp"), ("linkedin", "LinkedIn"), ("partner", "Partner"),
-        ("referral", "Referral"), ("manual", "Manual entry"), ("import", "Import"),
+        ("web_form", "Web form"),
+        ("email", "Email"),
+        ("phone", "Phone"),
+        ("whatsapp", "WhatsApp"),
+        ("linkedin", "LinkedIn"),
+        ("partner", "Partner"),
+        ("referral", "Referral"),
+        ("manual", "Manual entry"),
+        ("import", "Import"),
         ("other", "Other"),
     ),
 }

@@ -42,8 +42,13 @@ PIPELINE_OBJECT_TYPES = frozenset({ObjectType.LEAD, ObjectType.DEAL, ObjectType.
 
 
 def _f(key: str, type_: FieldType, picklist: str | None = None) -> FieldDef:
-    return FieldDef(key=key, type=type_, label=key.replace("_", " ").capitalize(),
-                    picklist=picklist, builtin=True)
+    return FieldDef(
+        key=key,
+        type=type_,
+        label=key.replace("_", " ").capitalize(),
+        picklist=picklist,
+        builtin=True,
+    )
 
 
 BUILTIN_FIELDS: dict[ObjectType, tuple[FieldDef, ...]] = {
@@ -129,8 +134,11 @@ class Record:
 
     def created(self, actor: Actor) -> None:
         """Record the creation event (called once the record has an id)."""
-        self.events.append(self._event(EventType.RECORD_CREATED, actor, self.created_at,
-                                       before=None, after=self.snapshot()))
+        self.events.append(
+            self._event(
+                EventType.RECORD_CREATED, actor, self.created_at, before=None, after=self.snapshot()
+            )
+        )
 
     def change(self, changes: Mapping[str, Any], actor: Actor, at: datetime) -> list[str]:
         """Apply already-validated attribute and field changes; return what changed."""
@@ -146,10 +154,16 @@ class Record:
                     else:
                         self.fields[field_key] = field_value
                     changed.append(f"fields.{field_key}")
-                    self.events.append(self._event(
-                        EventType.FIELD_CHANGED, actor, at,
-                        before={field_key: old}, after={field_key: field_value},
-                        data={"field": field_key}))
+                    self.events.append(
+                        self._event(
+                            EventType.FIELD_CHANGED,
+                            actor,
+                            at,
+                            before={field_key: old},
+                            after={field_key: field_value},
+                            data={"field": field_key},
+                        )
+                    )
                 continue
             if key not in ("name", "owner_id", "source"):
                 raise ValueError(f"'{key}' cannot be changed through change()")
@@ -158,42 +172,82 @@ class Record:
                 continue
             setattr(self, key, value)
             changed.append(key)
-            self.events.append(self._event(EventType.FIELD_CHANGED, actor, at,
-                                           before={key: old}, after={key: value},
-                                           data={"field": key}))
+            self.events.append(
+                self._event(
+                    EventType.FIELD_CHANGED,
+                    actor,
+                    at,
+                    before={key: old},
+                    after={key: value},
+                    data={"field": key},
+                )
+            )
         if changed:
             self._touch(at)
         return changed
 
-    def move(self, pipeline_id: int, stage_id: int, actor: Actor, at: datetime,
-             *, stage_kind: str, from_stage_kind: str | None) -> bool:
+    def move(
+        self,
+        pipeline_id: int,
+        stage_id: int,
+        actor: Actor,
+        at: datetime,
+        *,
+        stage_kind: str,
+        from_stage_kind: str | None,
+    ) -> bool:
         """Move to a stage (possibly of another pipeline). Returns False when already there."""
         if (pipeline_id, stage_id) == (self.pipeline_id, self.stage_id):
             return False
-        before = {"pipeline_id": self.pipeline_id, "stage_id": self.stage_id,
-                  "stage_kind": from_stage_kind}
+        before = {
+            "pipeline_id": self.pipeline_id,
+            "stage_id": self.stage_id,
+            "stage_kind": from_stage_kind,
+        }
         self.pipeline_id, self.stage_id = pipeline_id, stage_id
         self.stage_entered_at = at
         self._touch(at)
-        self.events.append(self._event(
-            EventType.STAGE_CHANGED, actor, at, before=before,
-            after={"pipeline_id": pipeline_id, "stage_id": stage_id, "stage_kind": stage_kind}))
+        self.events.append(
+            self._event(
+                EventType.STAGE_CHANGED,
+                actor,
+                at,
+                before=before,
+                after={"pipeline_id": pipeline_id, "stage_id": stage_id, "stage_kind": stage_kind},
+            )
+        )
         return True
 
     def deleted(self, actor: Actor, at: datetime) -> None:
-        self.events.append(self._event(EventType.RECORD_DELETED, actor, at,
-                                       before=self.snapshot(), after=None))
+        self.events.append(
+            self._event(EventType.RECORD_DELETED, actor, at, before=self.snapshot(), after=None)
+        )
 
     def _touch(self, at: datetime) -> None:
         self.updated_at = at
         self.version += 1
 
-    def _event(self, type_: EventType, actor: Actor, at: datetime, *,
-               before: dict[str, Any] | None, after: dict[str, Any] | None,
-               data: dict[str, Any] | None = None) -> Event:
-        return Event(type=type_, workspace_id=self.workspace_id, actor=actor, occurred_at=at,
-                     record_id=self.id, object_type=self.object_type.value, before=before,
-                     after=after, data=data or {})
+    def _event(
+        self,
+        type_: EventType,
+        actor: Actor,
+        at: datetime,
+        *,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        return Event(
+            type=type_,
+            workspace_id=self.workspace_id,
+            actor=actor,
+            occurred_at=at,
+            record_id=self.id,
+            object_type=self.object_type.value,
+            before=before,
+            after=after,
+            data=data or {},
+        )
 
 
 def validate_fields(
@@ -213,8 +267,9 @@ def required_missing(fields: Mapping[str, Any], definitions: Mapping[str, FieldD
     """On create, every required field must have a value."""
     for definition in definitions.values():
         if definition.required and fields.get(definition.key) is None:
-            raise ValidationFailed(f"field '{definition.key}' is required",
-                                   field=f"fields.{definition.key}")
+            raise ValidationFailed(
+                f"field '{definition.key}' is required", field=f"fields.{definition.key}"
+            )
 
 
 def display_name(object_type: ObjectType, name: str | None, fields: Mapping[str, Any]) -> str:
@@ -233,6 +288,7 @@ def display_name(object_type: ObjectType, name: str | None, fields: Mapping[str,
             return joined
         if fields.get("email"):
             return str(fields["email"])
-        raise ValidationFailed("a contact needs a name, a first or last name, or an email",
-                               field="name")
+        raise ValidationFailed(
+            "a contact needs a name, a first or last name, or an email", field="name"
+        )
     raise ValidationFailed(f"a {object_type.value} needs a name", field="name")

@@ -21,8 +21,11 @@ from stageflow.services.workspaces import create_token, create_user, create_work
 
 console = Console()
 err = Console(stderr=True)
-cli = typer.Typer(help="stageflow: CRM pipeline and lifecycle automation engine.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="stageflow: CRM pipeline and lifecycle automation engine.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_cli = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 workspace_cli = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
 user_cli = typer.Typer(help="Users of a workspace.", no_args_is_help=True)
@@ -44,8 +47,12 @@ def _version(value: bool) -> None:
 
 @cli.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """stageflow: CRM pipeline and lifecycle automation engine."""
 
@@ -84,8 +91,9 @@ def serve(
         _print_credentials(settings, new.workspace.slug, password, new.token)
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"stageflow {__version__} on [bold]{url}[/bold] — API docs at {url}/docs")
-    uvicorn.run(create_app(app), host=host or settings.host, port=port or settings.port,
-                log_level="info")
+    uvicorn.run(
+        create_app(app), host=host or settings.host, port=port or settings.port, log_level="info"
+    )
 
 
 def _check_schema_current(settings: Settings) -> None:
@@ -96,16 +104,18 @@ def _check_schema_current(settings: Settings) -> None:
     url = settings.resolved_database_url()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if current(url) != head:
-        err.print("[red]error:[/red] the database schema is not current; "
-                  "run `stageflow db upgrade` first")
+        err.print(
+            "[red]error:[/red] the database schema is not current; run `stageflow db upgrade` first"
+        )
         raise typer.Exit(code=2)
 
 
 def _print_credentials(settings: Settings, slug: str, password: str, token: str) -> None:
     from stageflow.services.demo import DEMO_OWNER
 
-    text = (f"workspace: {slug}\nlogin:     {DEMO_OWNER}\npassword:  {password}\n"
-            f"api token: {token}\n")
+    text = (
+        f"workspace: {slug}\nlogin:     {DEMO_OWNER}\npassword:  {password}\napi token: {token}\n"
+    )
     console.rule("[bold green]demo workspace created")
     console.print(text, highlight=False)
     if settings.embedded:
@@ -117,8 +127,9 @@ def _print_credentials(settings: Settings, slug: str, password: str, token: str)
 
 
 @db_cli.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
-               ) -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
     """Apply schema migrations."""
     from stageflow.adapters.db.migrate import current, upgrade
 
@@ -146,8 +157,14 @@ def workspace_create(
     app = _app(migrate=Settings().embedded)
     try:
         with app.uow() as uow:
-            new = create_workspace(uow, name=name, slug=slug, owner_email=owner_email,
-                                   owner_name=owner_name, actor=CLI_ACTOR)
+            new = create_workspace(
+                uow,
+                name=name,
+                slug=slug,
+                owner_email=owner_email,
+                owner_name=owner_name,
+                actor=CLI_ACTOR,
+            )
             uow.commit()
     except StageflowError as exc:
         raise _fail(exc) from None
@@ -172,8 +189,10 @@ def user_create(
     email: Annotated[str, typer.Option(help="Login email")],
     name: Annotated[str, typer.Option(help="Display name")],
     role: Annotated[Role, typer.Option(help="owner, admin, manager or agent")] = Role.AGENT,
-    permission: Annotated[list[str] | None, typer.Option(
-        help="Extra named permission (repeatable), e.g. automations.edit")] = None,
+    permission: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra named permission (repeatable), e.g. automations.edit"),
+    ] = None,
     password: Annotated[str | None, typer.Option(help="Password for the web UI")] = None,
 ) -> None:
     """Add a user to a workspace."""
@@ -181,9 +200,18 @@ def user_create(
     try:
         with app.uow() as uow:
             ws = _workspace_id(uow, workspace)
-            user_id = create_user(uow, ws, CreateUser(email=email, name=name, role=role,
-                                                      permissions=permission or [],
-                                                      password=password), CLI_ACTOR)
+            user_id = create_user(
+                uow,
+                ws,
+                CreateUser(
+                    email=email,
+                    name=name,
+                    role=role,
+                    permissions=permission or [],
+                    password=password,
+                ),
+                CLI_ACTOR,
+            )
             uow.commit()
     except StageflowError as exc:
         raise _fail(exc) from None

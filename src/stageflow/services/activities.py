@@ -21,34 +21,48 @@ from stageflow.services.records import get_editable, get_visible
 from stageflow.services.unit_of_work import UnitOfWork
 
 
-def log_activity(uow: UnitOfWork, principal: Principal, cmd: CreateActivity,
-                 actor: Actor) -> Activity:
+def log_activity(
+    uow: UnitOfWork, principal: Principal, cmd: CreateActivity, actor: Actor
+) -> Activity:
     record = get_editable(uow, principal, None, cmd.record_id)
     check_outcome(cmd.type, cmd.outcome)
     responsible = cmd.responsible_id if cmd.responsible_id is not None else record.owner_id
     _check_user(uow, principal, responsible)
     status = cmd.status or _default_status(cmd.type, cmd.outcome)
     now = uow.clock.now()
-    activity = Activity(workspace_id=principal.workspace_id, record_id=cmd.record_id,
-                        object_type=record.object_type.value, type=cmd.type,
-                        subject=cmd.subject, description=cmd.description, due_at=cmd.due_at,
-                        responsible_id=responsible, status=status, outcome=cmd.outcome,
-                        direction=cmd.direction, channel=cmd.channel,
-                        completed_at=now if status is ActivityStatus.COMPLETED else None,
-                        created_at=now, updated_at=now)
+    activity = Activity(
+        workspace_id=principal.workspace_id,
+        record_id=cmd.record_id,
+        object_type=record.object_type.value,
+        type=cmd.type,
+        subject=cmd.subject,
+        description=cmd.description,
+        due_at=cmd.due_at,
+        responsible_id=responsible,
+        status=status,
+        outcome=cmd.outcome,
+        direction=cmd.direction,
+        channel=cmd.channel,
+        completed_at=now if status is ActivityStatus.COMPLETED else None,
+        created_at=now,
+        updated_at=now,
+    )
     activity.logged(actor)
     uow.activities.add(activity)
     uow.emit(activity.events)
     return activity
 
 
-def update_activity(uow: UnitOfWork, principal: Principal, activity_id: int,
-                    cmd: UpdateActivity, actor: Actor) -> Activity:
+def update_activity(
+    uow: UnitOfWork, principal: Principal, activity_id: int, cmd: UpdateActivity, actor: Actor
+) -> Activity:
     activity = get_activity(uow, principal, activity_id)
     get_editable(uow, principal, None, activity.record_id)
     if cmd.version is not None and cmd.version != activity.version:
-        raise StaleVersion(f"activity {activity_id} is at version {activity.version}, "
-                           f"not {cmd.version}", field="version")
+        raise StaleVersion(
+            f"activity {activity_id} is at version {activity.version}, not {cmd.version}",
+            field="version",
+        )
     read_version = activity.version
     changes: dict[str, Any] = cmd.model_dump(exclude_unset=True, exclude={"version"})
     for required in ("subject", "description", "status"):
@@ -77,10 +91,17 @@ def get_activity(uow: UnitOfWork, principal: Principal, activity_id: int) -> Act
     return activity
 
 
-def list_activities(uow: UnitOfWork, principal: Principal, *, record_id: int | None,
-                    responsible_id: int | None, status: ActivityStatus | None,
-                    type_: ActivityType | None, cursor: str | None,
-                    limit: int) -> Page[Activity]:
+def list_activities(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    record_id: int | None,
+    responsible_id: int | None,
+    status: ActivityStatus | None,
+    type_: ActivityType | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Activity]:
     check_limit(limit)
     where = []
     if record_id is not None:
@@ -94,8 +115,9 @@ def list_activities(uow: UnitOfWork, principal: Principal, *, record_id: int | N
         where.append(t.activities.c.status == status.value)
     if type_ is not None:
         where.append(t.activities.c.type == type_.value)
-    items = uow.activities.list(principal.workspace_id, where=where,
-                                before_id=decode_cursor(cursor), limit=limit + 1)
+    items = uow.activities.list(
+        principal.workspace_id, where=where, before_id=decode_cursor(cursor), limit=limit + 1
+    )
     return page_of(items, limit)
 
 
@@ -107,5 +129,6 @@ def _default_status(type_: ActivityType, outcome: str | None) -> ActivityStatus:
 
 def _check_user(uow: UnitOfWork, principal: Principal, user_id: int | None) -> None:
     if user_id is not None and user_id not in uow.users.ids(principal.workspace_id):
-        raise ValidationFailed(f"user {user_id} is not a user of this workspace",
-                               field="responsible_id")
+        raise ValidationFailed(
+            f"user {user_id} is not a user of this workspace", field="responsible_id"
+        )

@@ -19,16 +19,21 @@ class Command(BaseModel):
 
 
 class CreateRecord(Command):
-    name: str | None = Field(None, description="Required except for contacts, whose name "
-                             "defaults to first + last name or email")
+    name: str | None = Field(
+        None,
+        description="Required except for contacts, whose name "
+        "defaults to first + last name or email",
+    )
     owner_id: int | None = Field(None, description="Responsible user; defaults to the caller")
     source: str | None = Field(None, description="Source channel (picklist source_channel)")
     pipeline_id: int | None = None
     stage_id: int | None = Field(None, description="Defaults to the pipeline's first stage")
-    fields: dict[str, Any] = Field(default_factory=dict,
-                                   description="Built-in and custom field values")
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Built-in and custom field values"
+    )
     associations: dict[ObjectType, list[int]] = Field(
-        default_factory=dict, description='Associated record ids by type, e.g. {"contact": [1]}')
+        default_factory=dict, description='Associated record ids by type, e.g. {"contact": [1]}'
+    )
 
 
 class UpdateRecord(Command):
@@ -37,7 +42,8 @@ class UpdateRecord(Command):
     source: str | None = None
     fields: dict[str, Any] | None = Field(None, description="Fields to set; null clears one")
     associations: dict[ObjectType, list[int]] | None = Field(
-        None, description="Replaces the associations of each type given")
+        None, description="Replaces the associations of each type given"
+    )
     version: int | None = Field(None, description="The version you read; a stale one is 409")
 
 

@@ -20,8 +20,19 @@ from stageflow.services.commands import (
 )
 from stageflow.services.unit_of_work import UnitOfWork
 
-RESERVED_KEYS = frozenset({*CORE_ATTRIBUTES, "id", "version", "created_at", "updated_at",
-                           "stage_entered_at", "associations", "object", "fields"})
+RESERVED_KEYS = frozenset(
+    {
+        *CORE_ATTRIBUTES,
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "stage_entered_at",
+        "associations",
+        "object",
+        "fields",
+    }
+)
 
 
 def get_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int) -> Pipeline:
@@ -31,33 +42,46 @@ def get_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int) -> Pip
     return pipeline
 
 
-def create_pipeline(uow: UnitOfWork, principal: Principal, cmd: CreatePipeline,
-                    actor: Actor) -> Pipeline:
+def create_pipeline(
+    uow: UnitOfWork, principal: Principal, cmd: CreatePipeline, actor: Actor
+) -> Pipeline:
     principal.require(Permission.PIPELINES_EDIT)
     if not cmd.object_type.has_pipeline:
-        raise ValidationFailed(f"a {cmd.object_type.value} has no pipelines",
-                               field="object_type")
+        raise ValidationFailed(f"a {cmd.object_type.value} has no pipelines", field="object_type")
     ws = principal.workspace_id
     existing = uow.pipelines.list(ws, cmd.object_type)
     if any(p.name == cmd.name for p in existing):
-        raise Conflict(f"a {cmd.object_type.value} pipeline named '{cmd.name}' exists",
-                       field="name")
+        raise Conflict(
+            f"a {cmd.object_type.value} pipeline named '{cmd.name}' exists", field="name"
+        )
     _check_stage_names([s.name for s in cmd.stages])
     is_default = cmd.is_default or not existing
     if is_default:
         uow.pipelines.clear_default(ws, cmd.object_type)
-    pipeline = Pipeline(workspace_id=ws, object_type=cmd.object_type, name=cmd.name,
-                        is_default=is_default, position=len(existing),
-                        stages=[Stage(name=s.name, kind=s.kind, position=i)
-                                for i, s in enumerate(cmd.stages)])
+    pipeline = Pipeline(
+        workspace_id=ws,
+        object_type=cmd.object_type,
+        name=cmd.name,
+        is_default=is_default,
+        position=len(existing),
+        stages=[Stage(name=s.name, kind=s.kind, position=i) for i, s in enumerate(cmd.stages)],
+    )
     uow.pipelines.add(pipeline, uow.clock.now())
-    _config_event(uow, ws, actor, EventType.PIPELINE_CREATED, pipeline_id=pipeline.id,
-                  name=pipeline.name, object_type=cmd.object_type.value)
+    _config_event(
+        uow,
+        ws,
+        actor,
+        EventType.PIPELINE_CREATED,
+        pipeline_id=pipeline.id,
+        name=pipeline.name,
+        object_type=cmd.object_type.value,
+    )
     return pipeline
 
 
-def update_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int,
-                    cmd: UpdatePipeline, actor: Actor) -> Pipeline:
+def update_pipeline(
+    uow: UnitOfWork, principal: Principal, pipeline_id: int, cmd: UpdatePipeline, actor: Actor
+) -> Pipeline:
     principal.require(Permission.PIPELINES_EDIT)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     values: dict[str, Any] = {}
@@ -73,13 +97,18 @@ def update_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int,
         values["is_default"] = pipeline.is_default = True
     if values:
         uow.pipelines.update(principal.workspace_id, pipeline_id, values)
-        _config_event(uow, principal.workspace_id, actor, EventType.PIPELINE_UPDATED,
-                      pipeline_id=pipeline_id, **values)
+        _config_event(
+            uow,
+            principal.workspace_id,
+            actor,
+            EventType.PIPELINE_UPDATED,
+            pipeline_id=pipeline_id,
+            **values,
+        )
     return pipeline
 
 
-def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int,
-                    actor: Actor) -> None:
+def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int, actor: Actor) -> None:
     principal.require(Permission.PIPELINES_EDIT)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     if pipeline.is_default:
@@ -88,29 +117,50 @@ def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int,
     if in_use:
         raise Conflict(f"{in_use} records are in this pipeline; move them first")
     uow.pipelines.delete(principal.workspace_id, pipeline_id)
-    _config_event(uow, principal.workspace_id, actor, EventType.PIPELINE_DELETED,
-                  pipeline_id=pipeline_id, name=pipeline.name)
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.PIPELINE_DELETED,
+        pipeline_id=pipeline_id,
+        name=pipeline.name,
+    )
 
 
-def add_stage(uow: UnitOfWork, principal: Principal, pipeline_id: int, cmd: CreateStage,
-              actor: Actor) -> Stage:
+def add_stage(
+    uow: UnitOfWork, principal: Principal, pipeline_id: int, cmd: CreateStage, actor: Actor
+) -> Stage:
     principal.require(Permission.PIPELINES_EDIT)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     _check_stage_names([s.name for s in pipeline.stages] + [cmd.name])
-    position = len(pipeline.stages) if cmd.position is None else min(cmd.position,
-                                                                     len(pipeline.stages))
+    position = (
+        len(pipeline.stages) if cmd.position is None else min(cmd.position, len(pipeline.stages))
+    )
     stage = Stage(name=cmd.name, kind=cmd.kind, position=position)
     ordered = sorted(pipeline.stages, key=lambda s: s.position)
     ordered.insert(position, stage)
     uow.pipelines.add_stage(pipeline, stage)
     _renumber(uow, ordered)
-    _config_event(uow, principal.workspace_id, actor, EventType.STAGE_CREATED,
-                  pipeline_id=pipeline_id, stage_id=stage.id, name=stage.name)
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.STAGE_CREATED,
+        pipeline_id=pipeline_id,
+        stage_id=stage.id,
+        name=stage.name,
+    )
     return stage
 
 
-def update_stage(uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_id: int,
-                 cmd: UpdateStage, actor: Actor) -> Stage:
+def update_stage(
+    uow: UnitOfWork,
+    principal: Principal,
+    pipeline_id: int,
+    stage_id: int,
+    cmd: UpdateStage,
+    actor: Actor,
+) -> Stage:
     principal.require(Permission.PIPELINES_EDIT)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     stage = _stage(pipeline, stage_id)
@@ -126,13 +176,22 @@ def update_stage(uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_
     _renumber(uow, ordered, always={stage_id})
     after = {"name": stage.name, "kind": stage.kind.value, "position": stage.position}
     if after != before:
-        _config_event(uow, principal.workspace_id, actor, EventType.STAGE_UPDATED,
-                      pipeline_id=pipeline_id, stage_id=stage_id, before=before, after=after)
+        _config_event(
+            uow,
+            principal.workspace_id,
+            actor,
+            EventType.STAGE_UPDATED,
+            pipeline_id=pipeline_id,
+            stage_id=stage_id,
+            before=before,
+            after=after,
+        )
     return stage
 
 
-def delete_stage(uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_id: int,
-                 actor: Actor) -> None:
+def delete_stage(
+    uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_id: int, actor: Actor
+) -> None:
     principal.require(Permission.PIPELINES_EDIT)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     stage = _stage(pipeline, stage_id)
@@ -142,14 +201,23 @@ def delete_stage(uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_
     if in_use:
         raise Conflict(f"{in_use} records are in stage '{stage.name}'; move them first")
     uow.pipelines.delete_stage(stage_id)
-    _renumber(uow, [s for s in sorted(pipeline.stages, key=lambda s: s.position)
-                    if s.id != stage_id])
-    _config_event(uow, principal.workspace_id, actor, EventType.STAGE_DELETED,
-                  pipeline_id=pipeline_id, stage_id=stage_id, name=stage.name)
+    _renumber(
+        uow, [s for s in sorted(pipeline.stages, key=lambda s: s.position) if s.id != stage_id]
+    )
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.STAGE_DELETED,
+        pipeline_id=pipeline_id,
+        stage_id=stage_id,
+        name=stage.name,
+    )
 
 
-def define_field(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
-                 cmd: DefineField, actor: Actor) -> FieldDef:
+def define_field(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType, cmd: DefineField, actor: Actor
+) -> FieldDef:
     principal.require(Permission.FIELDS_EDIT)
     validate_key(cmd.key)
     builtin = {f.key for f in BUILTIN_FIELDS[object_type]}
@@ -162,26 +230,52 @@ def define_field(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
         raise ValidationFailed("a picklist field needs options", field="options")
     if cmd.type is not FieldType.PICKLIST and options:
         raise ValidationFailed("only picklist fields have options", field="options")
-    field = FieldDef(key=cmd.key, label=cmd.label or cmd.key.replace("_", " ").capitalize(),
-                     type=cmd.type, options=options, required=cmd.required)
+    field = FieldDef(
+        key=cmd.key,
+        label=cmd.label or cmd.key.replace("_", " ").capitalize(),
+        type=cmd.type,
+        options=options,
+        required=cmd.required,
+    )
     field_id = uow.fields.add(principal.workspace_id, object_type, field, uow.clock.now())
-    _config_event(uow, principal.workspace_id, actor, EventType.FIELD_DEFINED,
-                  object_type=object_type.value, key=cmd.key, type=cmd.type.value)
-    return FieldDef(id=field_id, key=field.key, label=field.label, type=field.type,
-                    options=field.options, required=field.required)
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.FIELD_DEFINED,
+        object_type=object_type.value,
+        key=cmd.key,
+        type=cmd.type.value,
+    )
+    return FieldDef(
+        id=field_id,
+        key=field.key,
+        label=field.label,
+        type=field.type,
+        options=field.options,
+        required=field.required,
+    )
 
 
-def undefine_field(uow: UnitOfWork, principal: Principal, object_type: ObjectType, key: str,
-                   actor: Actor) -> None:
+def undefine_field(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType, key: str, actor: Actor
+) -> None:
     principal.require(Permission.FIELDS_EDIT)
     if not uow.fields.delete(principal.workspace_id, object_type, key):
         raise NotFound(f"no custom field '{key}' on {object_type.plural}")
-    _config_event(uow, principal.workspace_id, actor, EventType.FIELD_UNDEFINED,
-                  object_type=object_type.value, key=key)
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.FIELD_UNDEFINED,
+        object_type=object_type.value,
+        key=key,
+    )
 
 
-def put_picklist(uow: UnitOfWork, principal: Principal, key: str, cmd: PutPicklist,
-                 actor: Actor) -> list[dict[str, str]]:
+def put_picklist(
+    uow: UnitOfWork, principal: Principal, key: str, cmd: PutPicklist, actor: Actor
+) -> list[dict[str, str]]:
     principal.require(Permission.PICKLISTS_EDIT)
     current = uow.picklists.all(principal.workspace_id)
     if key not in current:
@@ -191,8 +285,15 @@ def put_picklist(uow: UnitOfWork, principal: Principal, key: str, cmd: PutPickli
         raise ValidationFailed("picklist values must be unique", field="options")
     options = [o.model_dump() for o in cmd.options]
     uow.picklists.put(principal.workspace_id, key, options)
-    _config_event(uow, principal.workspace_id, actor, EventType.PICKLIST_UPDATED, key=key,
-                  before=[o["value"] for o in current[key]], after=values)
+    _config_event(
+        uow,
+        principal.workspace_id,
+        actor,
+        EventType.PICKLIST_UPDATED,
+        key=key,
+        before=[o["value"] for o in current[key]],
+        after=values,
+    )
     return options
 
 
@@ -221,8 +322,7 @@ def _renumber(uow: UnitOfWork, ordered: list[Stage], always: set[int] | None = N
             uow.pipelines.update_stage(stage)
 
 
-def _config_event(uow: UnitOfWork, workspace_id: int, actor: Actor, type_: EventType,
-                  **data: Any) -> None:
+def _config_event(
+    uow: UnitOfWork, workspace_id: int, actor: Actor, type_: EventType, **data: Any
+) -> None:
     uow.emit([Event(type_, workspace_id, actor, uow.clock.now(), data=data)])
-
-

@@ -27,8 +27,9 @@ from stageflow.services.pagination import Page, check_limit, decode_cursor, page
 from stageflow.services.unit_of_work import UnitOfWork
 
 
-def field_definitions(uow: UnitOfWork, workspace_id: int,
-                      object_type: ObjectType) -> dict[str, FieldDef]:
+def field_definitions(
+    uow: UnitOfWork, workspace_id: int, object_type: ObjectType
+) -> dict[str, FieldDef]:
     """Built-in and custom fields of an object type, by key."""
     definitions = {f.key: f for f in BUILTIN_FIELDS[object_type]}
     definitions.update({f.key: f for f in uow.fields.custom(workspace_id, object_type)})
@@ -44,25 +45,34 @@ def field_context(uow: UnitOfWork, workspace_id: int) -> FieldContext:
             user_ids = uow.users.ids(workspace_id)
         return user_id in user_ids
 
-    return FieldContext(picklist_options=uow.picklists.values(workspace_id),
-                        user_exists=user_exists)
+    return FieldContext(
+        picklist_options=uow.picklists.values(workspace_id), user_exists=user_exists
+    )
 
 
-def create_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
-                  cmd: CreateRecord, actor: Actor) -> Record:
+def create_record(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType, cmd: CreateRecord, actor: Actor
+) -> Record:
     ws = principal.workspace_id
     ctx = field_context(uow, ws)
     definitions = field_definitions(uow, ws, object_type)
-    fields = {k: v for k, v in validate_fields(cmd.fields, definitions, ctx).items()
-              if v is not None}
+    fields = {
+        k: v for k, v in validate_fields(cmd.fields, definitions, ctx).items() if v is not None
+    }
     required_missing(fields, definitions)
     owner_id = principal.user_id if "owner_id" not in cmd.model_fields_set else cmd.owner_id
     _check_owner(principal, owner_id, ctx)
     now = uow.clock.now()
-    record = Record(workspace_id=ws, object_type=object_type,
-                    name=display_name(object_type, cmd.name, fields), owner_id=owner_id,
-                    source=_source(cmd.source, ctx), fields=fields, created_at=now,
-                    updated_at=now)
+    record = Record(
+        workspace_id=ws,
+        object_type=object_type,
+        name=display_name(object_type, cmd.name, fields),
+        owner_id=owner_id,
+        source=_source(cmd.source, ctx),
+        fields=fields,
+        created_at=now,
+        updated_at=now,
+    )
     if object_type.has_pipeline:
         pipeline, stage_id = _initial_stage(uow, ws, object_type, cmd.pipeline_id, cmd.stage_id)
         record.pipeline_id, record.stage_id, record.stage_entered_at = pipeline.id, stage_id, now
@@ -76,8 +86,14 @@ def create_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType
     return record
 
 
-def update_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
-                  record_id: int, cmd: UpdateRecord, actor: Actor) -> Record:
+def update_record(
+    uow: UnitOfWork,
+    principal: Principal,
+    object_type: ObjectType,
+    record_id: int,
+    cmd: UpdateRecord,
+    actor: Actor,
+) -> Record:
     record = get_editable(uow, principal, object_type, record_id)
     read_version = _check_version(record, cmd.version)
     ws = principal.workspace_id
@@ -105,26 +121,40 @@ def update_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType
     return record
 
 
-def move_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
-                record_id: int, cmd: MoveRecord, actor: Actor) -> Record:
+def move_record(
+    uow: UnitOfWork,
+    principal: Principal,
+    object_type: ObjectType,
+    record_id: int,
+    cmd: MoveRecord,
+    actor: Actor,
+) -> Record:
     record = get_editable(uow, principal, object_type, record_id)
     read_version = _check_version(record, cmd.version)
     pipeline = _pipeline_of_stage(uow, principal.workspace_id, object_type, cmd.stage_id)
     if cmd.pipeline_id is not None and cmd.pipeline_id != pipeline.id:
-        raise ValidationFailed(f"stage {cmd.stage_id} is not in pipeline {cmd.pipeline_id}",
-                               field="stage_id")
+        raise ValidationFailed(
+            f"stage {cmd.stage_id} is not in pipeline {cmd.pipeline_id}", field="stage_id"
+        )
     stage = pipeline.stage(cmd.stage_id)
     assert stage is not None and pipeline.id is not None
     from_kind = uow.pipelines.stage_kind(principal.workspace_id, record.stage_id)
-    if record.move(pipeline.id, cmd.stage_id, actor, uow.clock.now(),
-                   stage_kind=stage.kind.value, from_stage_kind=from_kind):
+    if record.move(
+        pipeline.id,
+        cmd.stage_id,
+        actor,
+        uow.clock.now(),
+        stage_kind=stage.kind.value,
+        from_stage_kind=from_kind,
+    ):
         uow.records.save(record, read_version)
         uow.emit(record.events)
     return record
 
 
-def delete_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
-                  record_id: int, actor: Actor) -> None:
+def delete_record(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType, record_id: int, actor: Actor
+) -> None:
     record = get_editable(uow, principal, object_type, record_id)
     if not principal.has(Permission.RECORDS_DELETE) and record.owner_id != principal.user_id:
         raise PermissionDenied("deleting another user's record needs 'records.delete'")
@@ -133,8 +163,9 @@ def delete_record(uow: UnitOfWork, principal: Principal, object_type: ObjectType
     uow.records.delete(record)
 
 
-def get_visible(uow: UnitOfWork, principal: Principal, object_type: ObjectType | None,
-                record_id: int) -> Record:
+def get_visible(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType | None, record_id: int
+) -> Record:
     record = uow.records.get(principal.workspace_id, record_id, object_type)
     if record is None or not principal.can_see_owner(record.owner_id):
         kind = object_type.value if object_type else "record"
@@ -142,17 +173,27 @@ def get_visible(uow: UnitOfWork, principal: Principal, object_type: ObjectType |
     return record
 
 
-def get_editable(uow: UnitOfWork, principal: Principal, object_type: ObjectType | None,
-                 record_id: int) -> Record:
+def get_editable(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType | None, record_id: int
+) -> Record:
     record = get_visible(uow, principal, object_type, record_id)
     if not principal.can_edit_owner(record.owner_id):
         raise PermissionDenied("changing another user's record needs 'records.edit_all'")
     return record
 
 
-def list_records(uow: UnitOfWork, principal: Principal, object_type: ObjectType, *,
-                 filter_: Filter | None, stage_id: int | None, pipeline_id: int | None,
-                 owner_id: int | None, cursor: str | None, limit: int) -> Page[Record]:
+def list_records(
+    uow: UnitOfWork,
+    principal: Principal,
+    object_type: ObjectType,
+    *,
+    filter_: Filter | None,
+    stage_id: int | None,
+    pipeline_id: int | None,
+    owner_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Record]:
     check_limit(limit)
     where = []
     if filter_ is not None:
@@ -166,27 +207,43 @@ def list_records(uow: UnitOfWork, principal: Principal, object_type: ObjectType,
         where.append(t.records.c.owner_id == owner_id)
     if not principal.has(Permission.RECORDS_READ_ALL):
         where.append((t.records.c.owner_id == principal.user_id) | t.records.c.owner_id.is_(None))
-    items = uow.records.list(principal.workspace_id, object_type, where=where,
-                             before_id=decode_cursor(cursor), limit=limit + 1)
+    items = uow.records.list(
+        principal.workspace_id,
+        object_type,
+        where=where,
+        before_id=decode_cursor(cursor),
+        limit=limit + 1,
+    )
     return page_of(items, limit)
 
 
-def timeline(uow: UnitOfWork, principal: Principal, object_type: ObjectType, record_id: int,
-             *, cursor: str | None, limit: int) -> Page[Any]:
+def timeline(
+    uow: UnitOfWork,
+    principal: Principal,
+    object_type: ObjectType,
+    record_id: int,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Any]:
     check_limit(limit)
     get_visible(uow, principal, object_type, record_id)
-    rows = uow.events.timeline(principal.workspace_id, record_id,
-                               before_id=decode_cursor(cursor), limit=limit + 1)
+    rows = uow.events.timeline(
+        principal.workspace_id, record_id, before_id=decode_cursor(cursor), limit=limit + 1
+    )
     return page_of(rows, limit)
 
 
 # helpers ------------------------------------------------------------------------------------
 
+
 def _check_version(record: Record, expected: int | None) -> int:
     if expected is not None and expected != record.version:
         raise StaleVersion(
             f"{record.object_type.value} {record.id} is at version {record.version}, "
-            f"not {expected}; read it again and retry", field="version")
+            f"not {expected}; read it again and retry",
+            field="version",
+        )
     return record.version
 
 
@@ -194,8 +251,9 @@ def _check_owner(principal: Principal, owner_id: int | None, ctx: FieldContext) 
     if owner_id is None:
         return
     if not ctx.user_exists(owner_id):
-        raise ValidationFailed(f"owner {owner_id} is not a user of this workspace",
-                               field="owner_id")
+        raise ValidationFailed(
+            f"owner {owner_id} is not a user of this workspace", field="owner_id"
+        )
     if owner_id != principal.user_id and not principal.can_edit_owner(owner_id):
         raise PermissionDenied("giving a record to another user needs 'records.edit_all'")
 
@@ -209,42 +267,52 @@ def _source(source: str | None, ctx: FieldContext) -> str | None:
     return source
 
 
-def _initial_stage(uow: UnitOfWork, workspace_id: int, object_type: ObjectType,
-                   pipeline_id: int | None, stage_id: int | None) -> tuple[Pipeline, int]:
+def _initial_stage(
+    uow: UnitOfWork,
+    workspace_id: int,
+    object_type: ObjectType,
+    pipeline_id: int | None,
+    stage_id: int | None,
+) -> tuple[Pipeline, int]:
     if stage_id is not None:
         pipeline = _pipeline_of_stage(uow, workspace_id, object_type, stage_id)
         if pipeline_id is not None and pipeline_id != pipeline.id:
-            raise ValidationFailed(f"stage {stage_id} is not in pipeline {pipeline_id}",
-                                   field="stage_id")
+            raise ValidationFailed(
+                f"stage {stage_id} is not in pipeline {pipeline_id}", field="stage_id"
+            )
         return pipeline, stage_id
     if pipeline_id is not None:
         found = uow.pipelines.get(workspace_id, pipeline_id)
         if found is None or found.object_type is not object_type:
-            raise ValidationFailed(f"no {object_type.value} pipeline {pipeline_id}",
-                                   field="pipeline_id")
+            raise ValidationFailed(
+                f"no {object_type.value} pipeline {pipeline_id}", field="pipeline_id"
+            )
         pipeline = found
     else:
         default = uow.pipelines.default_for(workspace_id, object_type)
         if default is None:
-            raise ValidationFailed(f"there is no default {object_type.value} pipeline; "
-                                   "give pipeline_id", field="pipeline_id")
+            raise ValidationFailed(
+                f"there is no default {object_type.value} pipeline; give pipeline_id",
+                field="pipeline_id",
+            )
         pipeline = default
     stage = pipeline.first_stage
     assert stage.id is not None
     return pipeline, stage.id
 
 
-def _pipeline_of_stage(uow: UnitOfWork, workspace_id: int, object_type: ObjectType,
-                       stage_id: int) -> Pipeline:
+def _pipeline_of_stage(
+    uow: UnitOfWork, workspace_id: int, object_type: ObjectType, stage_id: int
+) -> Pipeline:
     for pipeline in uow.pipelines.list(workspace_id, object_type):
         if pipeline.stage(stage_id) is not None:
             return pipeline
-    raise ValidationFailed(f"no stage {stage_id} in the {object_type.value} pipelines",
-                           field="stage_id")
+    raise ValidationFailed(
+        f"no stage {stage_id} in the {object_type.value} pipelines", field="stage_id"
+    )
 
 
-def _check_targets(uow: UnitOfWork, record: Record,
-                   wanted: dict[ObjectType, list[int]]) -> None:
+def _check_targets(uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]]) -> None:
     allowed = ASSOCIATION_TARGETS[record.object_type]
     all_ids = {i for ids in wanted.values() for i in ids}
     found = uow.records.object_types(record.workspace_id, all_ids)
@@ -252,38 +320,63 @@ def _check_targets(uow: UnitOfWork, record: Record,
         if target_type not in allowed:
             raise ValidationFailed(
                 f"a {record.object_type.value} cannot be associated with a {target_type.value}",
-                field=f"associations.{target_type.value}")
+                field=f"associations.{target_type.value}",
+            )
         for related_id in ids:
             if found.get(related_id) is not target_type:
-                raise ValidationFailed(f"no {target_type.value} {related_id}",
-                                       field=f"associations.{target_type.value}")
+                raise ValidationFailed(
+                    f"no {target_type.value} {related_id}",
+                    field=f"associations.{target_type.value}",
+                )
 
 
-def _associate(uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]],
-               actor: Actor) -> None:
+def _associate(
+    uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]], actor: Actor
+) -> None:
     _check_targets(uow, record, wanted)
     assert record.id is not None
     now = uow.clock.now()
     for target_type, ids in wanted.items():
         for related_id in dict.fromkeys(ids):
             uow.records.associate(record.workspace_id, record.id, related_id)
-            uow.emit([Event(EventType.ASSOCIATION_ADDED, record.workspace_id, actor, now,
-                            record_id=record.id, object_type=record.object_type.value,
-                            data={"related_id": related_id, "related_type": target_type.value})])
+            uow.emit(
+                [
+                    Event(
+                        EventType.ASSOCIATION_ADDED,
+                        record.workspace_id,
+                        actor,
+                        now,
+                        record_id=record.id,
+                        object_type=record.object_type.value,
+                        data={"related_id": related_id, "related_type": target_type.value},
+                    )
+                ]
+            )
 
 
-def _replace_associations(uow: UnitOfWork, record: Record,
-                          wanted: dict[ObjectType, list[int]], actor: Actor) -> None:
+def _replace_associations(
+    uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]], actor: Actor
+) -> None:
     assert record.id is not None
     _check_targets(uow, record, wanted)
     current = uow.records.associations([record.id])[record.id]
     now = uow.clock.now()
     for target_type, ids in wanted.items():
-        have = set(current.get(target_type.value, []))
+        have: set[int] = set(current.get(target_type.value, []))
         want = set(ids)
         for related_id in sorted(have - want):
             uow.records.dissociate(record.id, related_id)
-            uow.emit([Event(EventType.ASSOCIATION_REMOVED, record.workspace_id, actor, now,
-                            record_id=record.id, object_type=record.object_type.value,
-                            data={"related_id": related_id, "related_type": target_type.value})])
+            uow.emit(
+                [
+                    Event(
+                        EventType.ASSOCIATION_REMOVED,
+                        record.workspace_id,
+                        actor,
+                        now,
+                        record_id=record.id,
+                        object_type=record.object_type.value,
+                        data={"related_id": related_id, "related_type": target_type.value},
+                    )
+                ]
+            )
         _associate(uow, record, {target_type: sorted(want - have)}, actor)

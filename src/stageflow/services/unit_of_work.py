@@ -74,8 +74,12 @@ class UnitOfWork:
         self.events = EventRepository(conn)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             if self._tx is not None and self._tx.is_active:
                 self._tx.rollback()

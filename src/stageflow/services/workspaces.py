@@ -28,9 +28,16 @@ class NewWorkspace:
     token: str
 
 
-def create_workspace(uow: UnitOfWork, *, name: str, owner_email: str, owner_name: str,
-                     owner_password: str | None = None, slug: str | None = None,
-                     actor: Actor | None = None) -> NewWorkspace:
+def create_workspace(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    owner_email: str,
+    owner_name: str,
+    owner_password: str | None = None,
+    slug: str | None = None,
+    actor: Actor | None = None,
+) -> NewWorkspace:
     """Create a workspace with its owner, an owner API token, default pipelines and picklists.
 
     The caller commits.
@@ -48,15 +55,22 @@ def create_workspace(uow: UnitOfWork, *, name: str, owner_email: str, owner_name
     assert workspace.id is not None
     ws = workspace.id
     uow.emit([Event(EventType.WORKSPACE_CREATED, ws, actor, now, data={"name": name})])
-    owner = create_user(uow, ws, CreateUser(email=owner_email, name=owner_name, role=Role.OWNER,
-                                            password=owner_password), actor)
+    owner = create_user(
+        uow,
+        ws,
+        CreateUser(email=owner_email, name=owner_name, role=Role.OWNER, password=owner_password),
+        actor,
+    )
     for key, options in DEFAULT_PICKLISTS.items():
         uow.picklists.put(ws, key, [{"value": v, "label": label} for v, label in options])
     for object_type, (pipeline_name, stages) in DEFAULT_PIPELINES.items():
-        pipeline = Pipeline(workspace_id=ws, object_type=object_type, name=pipeline_name,
-                            is_default=True,
-                            stages=[Stage(name=n, kind=k, position=i)
-                                    for i, (n, k) in enumerate(stages)])
+        pipeline = Pipeline(
+            workspace_id=ws,
+            object_type=object_type,
+            name=pipeline_name,
+            is_default=True,
+            stages=[Stage(name=n, kind=k, position=i) for i, (n, k) in enumerate(stages)],
+        )
         uow.pipelines.add(pipeline, now)
     token = create_token(uow, ws, owner, CreateToken(name="owner token"), actor)
     return NewWorkspace(workspace=workspace, owner_id=owner, token=token)
@@ -73,16 +87,28 @@ def _free_slug(uow: UnitOfWork, base: str) -> str:
 def create_user(uow: UnitOfWork, workspace_id: int, cmd: CreateUser, actor: Actor) -> int:
     parse_permissions(cmd.permissions)
     if uow.users.get_by_email(workspace_id, cmd.email) is not None:
-        raise Conflict(f"a user with email '{cmd.email}' exists in this workspace",
-                       field="email")
+        raise Conflict(f"a user with email '{cmd.email}' exists in this workspace", field="email")
     now = uow.clock.now()
     user_id = uow.users.add(
-        workspace_id, email=cmd.email, name=cmd.name, role=cmd.role,
+        workspace_id,
+        email=cmd.email,
+        name=cmd.name,
+        role=cmd.role,
         permissions=sorted(set(cmd.permissions)),
         password_hash=security.hash_password(cmd.password) if cmd.password else None,
-        created_at=now)
-    uow.emit([Event(EventType.USER_CREATED, workspace_id, actor, now,
-                    data={"user_id": user_id, "email": cmd.email, "role": cmd.role.value})])
+        created_at=now,
+    )
+    uow.emit(
+        [
+            Event(
+                EventType.USER_CREATED,
+                workspace_id,
+                actor,
+                now,
+                data={"user_id": user_id, "email": cmd.email, "role": cmd.role.value},
+            )
+        ]
+    )
     return user_id
 
 
@@ -94,8 +120,9 @@ def add_user(uow: UnitOfWork, principal: Principal, cmd: CreateUser, actor: Acto
     return create_user(uow, principal.workspace_id, cmd, actor)
 
 
-def update_user(uow: UnitOfWork, principal: Principal, user_id: int, cmd: UpdateUser,
-                actor: Actor) -> None:
+def update_user(
+    uow: UnitOfWork, principal: Principal, user_id: int, cmd: UpdateUser, actor: Actor
+) -> None:
     principal.require(Permission.USERS_MANAGE)
     row = uow.users.get(principal.workspace_id, user_id)
     if row is None:
@@ -104,28 +131,52 @@ def update_user(uow: UnitOfWork, principal: Principal, user_id: int, cmd: Update
     if "permissions" in values:
         values["permissions"] = sorted({p.value for p in parse_permissions(values["permissions"])})
     if "role" in values:
-        if Role(row.role) is Role.OWNER or values["role"] is Role.OWNER:
-            if principal.role is not Role.OWNER:
-                raise PermissionDenied("only an owner can make or unmake an owner")
+        owner_involved = Role.OWNER in (Role(row.role), values["role"])
+        if owner_involved and principal.role is not Role.OWNER:
+            raise PermissionDenied("only an owner can make or unmake an owner")
         values["role"] = Role(values["role"]).value
     if values:
         uow.users.update(principal.workspace_id, user_id, values)
-        uow.emit([Event(EventType.USER_UPDATED, principal.workspace_id, actor,
-                        uow.clock.now(), data={"user_id": user_id, **values})])
+        uow.emit(
+            [
+                Event(
+                    EventType.USER_UPDATED,
+                    principal.workspace_id,
+                    actor,
+                    uow.clock.now(),
+                    data={"user_id": user_id, **values},
+                )
+            ]
+        )
 
 
-def create_token(uow: UnitOfWork, workspace_id: int, user_id: int, cmd: CreateToken,
-                 actor: Actor) -> str:
+def create_token(
+    uow: UnitOfWork, workspace_id: int, user_id: int, cmd: CreateToken, actor: Actor
+) -> str:
     """Create an API token for ``user_id``; returns the secret (shown once, stored hashed)."""
     if uow.users.get(workspace_id, user_id) is None:
         raise NotFound(f"user {user_id} not found", field="user_id")
     secret = security.new_token()
     now = uow.clock.now()
-    token_id = uow.tokens.add(workspace_id, user_id, name=cmd.name,
-                              token_hash=security.hash_token(secret),
-                              prefix=secret[:8], created_at=now)
-    uow.emit([Event(EventType.TOKEN_CREATED, workspace_id, actor, now,
-                    data={"token_id": token_id, "user_id": user_id, "name": cmd.name})])
+    token_id = uow.tokens.add(
+        workspace_id,
+        user_id,
+        name=cmd.name,
+        token_hash=security.hash_token(secret),
+        prefix=secret[:8],
+        created_at=now,
+    )
+    uow.emit(
+        [
+            Event(
+                EventType.TOKEN_CREATED,
+                workspace_id,
+                actor,
+                now,
+                data={"token_id": token_id, "user_id": user_id, "name": cmd.name},
+            )
+        ]
+    )
     return secret
 
 
@@ -138,10 +189,12 @@ def authenticate(uow: UnitOfWork, token: str) -> Principal:
 
 def actor_for(principal: Principal, source: Source = Source.API) -> Actor:
     if principal.token_id is not None:
-        return Actor(kind=ActorKind.TOKEN, id=principal.token_id, user_id=principal.user_id,
-                     source=source)
-    return Actor(kind=ActorKind.USER, id=principal.user_id, user_id=principal.user_id,
-                 source=source)
+        return Actor(
+            kind=ActorKind.TOKEN, id=principal.token_id, user_id=principal.user_id, source=source
+        )
+    return Actor(
+        kind=ActorKind.USER, id=principal.user_id, user_id=principal.user_id, source=source
+    )
 
 
 def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, actor: Actor) -> None:
@@ -153,5 +206,14 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, actor: Ac
     if row.revoked_at is None:
         now = uow.clock.now()
         uow.tokens.revoke(principal.workspace_id, token_id, now)
-        uow.emit([Event(EventType.TOKEN_REVOKED, principal.workspace_id, actor, now,
-                        data={"token_id": token_id})])
+        uow.emit(
+            [
+                Event(
+                    EventType.TOKEN_REVOKED,
+                    principal.workspace_id,
+                    actor,
+                    now,
+                    data={"token_id": token_id},
+                )
+            ]
+        )

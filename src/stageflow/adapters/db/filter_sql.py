@@ -49,8 +49,9 @@ def compile_filter(node: Filter, fields: Mapping[str, FieldDef]) -> ColumnElemen
 
 def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bool]:
     if c.op in CHANGE_OPS:
-        raise ValidationFailed(f"'{c.op.value}' only applies to automation conditions",
-                               field="filter")
+        raise ValidationFailed(
+            f"'{c.op.value}' only applies to automation conditions", field="filter"
+        )
     column, is_text, value_of = _resolve(c.field, fields)
     value = c.value
     match c.op:
@@ -110,11 +111,9 @@ def _as_datetime(name: str) -> Any:
         try:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationFailed(f"'{name}' needs an ISO 8601 datetime",
-                                   field="filter") from None
+            raise ValidationFailed(f"'{name}' needs an ISO 8601 datetime", field="filter") from None
         if parsed.tzinfo is None:
-            raise ValidationFailed(f"'{name}' needs a datetime with a time zone",
-                                   field="filter")
+            raise ValidationFailed(f"'{name}' needs a datetime with a time zone", field="filter")
         return parsed
 
     return convert

@@ -65,12 +65,14 @@ def _id() -> Column[int]:
 
 
 def _workspace() -> Column[int]:
-    return Column("workspace_id", ID, ForeignKey("workspaces.id", ondelete="CASCADE"),
-                  nullable=False)
+    return Column(
+        "workspace_id", ID, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 workspaces = Table(
-    "workspaces", metadata,
+    "workspaces",
+    metadata,
     _id(),
     Column("name", String(200), nullable=False),
     Column("slug", String(63), nullable=False, unique=True),
@@ -79,7 +81,8 @@ workspaces = Table(
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     _id(),
     _workspace(),
     Column("email", String(320), nullable=False),
@@ -93,7 +96,8 @@ users = Table(
 )
 
 api_tokens = Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     _id(),
     _workspace(),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
@@ -106,7 +110,8 @@ api_tokens = Table(
 )
 
 pipelines = Table(
-    "pipelines", metadata,
+    "pipelines",
+    metadata,
     _id(),
     _workspace(),
     Column("object_type", String(20), nullable=False),
@@ -118,7 +123,8 @@ pipelines = Table(
 )
 
 stages = Table(
-    "stages", metadata,
+    "stages",
+    metadata,
     _id(),
     _workspace(),
     Column("pipeline_id", ID, ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
@@ -129,7 +135,8 @@ stages = Table(
 )
 
 picklists = Table(
-    "picklists", metadata,
+    "picklists",
+    metadata,
     _id(),
     _workspace(),
     Column("key", String(63), nullable=False),
@@ -138,7 +145,8 @@ picklists = Table(
 )
 
 field_definitions = Table(
-    "field_definitions", metadata,
+    "field_definitions",
+    metadata,
     _id(),
     _workspace(),
     Column("object_type", String(20), nullable=False),
@@ -152,7 +160,8 @@ field_definitions = Table(
 )
 
 records = Table(
-    "records", metadata,
+    "records",
+    metadata,
     _id(),
     _workspace(),
     Column("object_type", String(20), nullable=False),
@@ -172,7 +181,8 @@ records = Table(
 )
 
 associations = Table(
-    "associations", metadata,
+    "associations",
+    metadata,
     _id(),
     _workspace(),
     Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
@@ -182,7 +192,8 @@ associations = Table(
 )
 
 activities = Table(
-    "activities", metadata,
+    "activities",
+    metadata,
     _id(),
     _workspace(),
     Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
@@ -205,7 +216,8 @@ activities = Table(
 )
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     _id(),
     Column("workspace_id", ID, nullable=False),
     Column("type", String(40), nullable=False),

@@ -27,8 +27,13 @@ Lists are newest first; pass `next_cursor` back as `cursor` for the next page.
 
 
 def create_app(app: App) -> FastAPI:
-    api = FastAPI(title="stageflow", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", openapi_url="/openapi.json")
+    api = FastAPI(
+        title="stageflow",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
     api.state.stageflow = app
     for module in (records, activities, pipelines, users):
         api.include_router(module.router, prefix="/api/v1")
@@ -40,15 +45,18 @@ def create_app(app: App) -> FastAPI:
 
     @api.get("/", include_in_schema=False, response_class=HTMLResponse)
     def index() -> str:
-        return ("<!doctype html><title>stageflow</title><h1>stageflow</h1>"
-                "<p>The API is running. Read its documentation at <a href='/docs'>/docs</a>.</p>")
+        return (
+            "<!doctype html><title>stageflow</title><h1>stageflow</h1>"
+            "<p>The API is running. Read its documentation at <a href='/docs'>/docs</a>.</p>"
+        )
 
     return api
 
 
 def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status,
-                        content={"code": code, "message": message, "field": field})
+    return JSONResponse(
+        status_code=status, content={"code": code, "message": message, "field": field}
+    )
 
 
 def _install_error_handlers(api: FastAPI) -> None:
@@ -74,15 +82,20 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
-                 403: "permission_denied"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthenticated",
+            403: "permission_denied",
+        }
         return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @api.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error: %s", exc.orig)
-        return error(409, "conflict", "the change conflicts with existing data; "
-                     "read it again and retry")
+        return error(
+            409, "conflict", "the change conflicts with existing data; read it again and retry"
+        )
 
     @api.exception_handler(OperationalError)
     async def busy(_: Request, exc: OperationalError) -> JSONResponse:

@@ -41,8 +41,9 @@ def get_app(request: Request) -> App:
     return app
 
 
-def get_caller(request: Request,
-               credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+def get_caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Caller:
     app = get_app(request)
     if credentials is None:
         raise AuthenticationFailed("send an API token as 'Authorization: Bearer <token>'")

@@ -44,12 +44,21 @@ class RecordOut(BaseModel):
     @classmethod
     def of(cls, record: Record, associations: dict[str, list[int]]) -> RecordOut:
         assert record.id is not None
-        return cls(id=record.id, object=record.object_type.value, name=record.name,
-                   owner_id=record.owner_id, source=record.source,
-                   pipeline_id=record.pipeline_id, stage_id=record.stage_id,
-                   stage_entered_at=record.stage_entered_at, fields=record.fields,
-                   associations=associations, version=record.version,
-                   created_at=record.created_at, updated_at=record.updated_at)
+        return cls(
+            id=record.id,
+            object=record.object_type.value,
+            name=record.name,
+            owner_id=record.owner_id,
+            source=record.source,
+            pipeline_id=record.pipeline_id,
+            stage_id=record.stage_id,
+            stage_entered_at=record.stage_entered_at,
+            fields=record.fields,
+            associations=associations,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
 
 
 class ActorOut(BaseModel):
@@ -73,10 +82,19 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, row: Any) -> EventOut:
-        return cls(id=row.id, type=row.type, record_id=row.record_id, object=row.object_type,
-                   before=row.before, after=row.after, data=row.data,
-                   actor=ActorOut(kind=row.actor_kind, id=row.actor_id, user_id=row.user_id),
-                   source=row.source, depth=row.depth, occurred_at=row.occurred_at)
+        return cls(
+            id=row.id,
+            type=row.type,
+            record_id=row.record_id,
+            object=row.object_type,
+            before=row.before,
+            after=row.after,
+            data=row.data,
+            actor=ActorOut(kind=row.actor_kind, id=row.actor_id, user_id=row.user_id),
+            source=row.source,
+            depth=row.depth,
+            occurred_at=row.occurred_at,
+        )
 
 
 class ActivityOut(BaseModel):
@@ -99,12 +117,23 @@ class ActivityOut(BaseModel):
     @classmethod
     def of(cls, a: Activity) -> ActivityOut:
         assert a.id is not None
-        return cls(id=a.id, record_id=a.record_id, type=a.type.value, subject=a.subject,
-                   description=a.description, due_at=a.due_at, responsible_id=a.responsible_id,
-                   status=a.status.value, outcome=a.outcome,
-                   direction=a.direction.value if a.direction else None, channel=a.channel,
-                   completed_at=a.completed_at, version=a.version, created_at=a.created_at,
-                   updated_at=a.updated_at)
+        return cls(
+            id=a.id,
+            record_id=a.record_id,
+            type=a.type.value,
+            subject=a.subject,
+            description=a.description,
+            due_at=a.due_at,
+            responsible_id=a.responsible_id,
+            status=a.status.value,
+            outcome=a.outcome,
+            direction=a.direction.value if a.direction else None,
+            channel=a.channel,
+            completed_at=a.completed_at,
+            version=a.version,
+            created_at=a.created_at,
+            updated_at=a.updated_at,
+        )
 
 
 class StageOut(BaseModel):
@@ -125,11 +154,17 @@ class PipelineOut(BaseModel):
     @classmethod
     def of(cls, p: Pipeline) -> PipelineOut:
         assert p.id is not None
-        return cls(id=p.id, object_type=p.object_type.value, name=p.name,
-                   is_default=p.is_default, position=p.position,
-                   stages=[StageOut(id=s.id or 0, name=s.name, kind=s.kind.value,
-                                    position=s.position)
-                           for s in sorted(p.stages, key=lambda s: s.position)])
+        return cls(
+            id=p.id,
+            object_type=p.object_type.value,
+            name=p.name,
+            is_default=p.is_default,
+            position=p.position,
+            stages=[
+                StageOut(id=s.id or 0, name=s.name, kind=s.kind.value, position=s.position)
+                for s in sorted(p.stages, key=lambda s: s.position)
+            ],
+        )
 
 
 class FieldOut(BaseModel):
@@ -143,8 +178,15 @@ class FieldOut(BaseModel):
 
     @classmethod
     def of(cls, f: FieldDef) -> FieldOut:
-        return cls(key=f.key, label=f.label, type=f.type.value, options=list(f.options),
-                   picklist=f.picklist, required=f.required, builtin=f.builtin)
+        return cls(
+            key=f.key,
+            label=f.label,
+            type=f.type.value,
+            options=list(f.options),
+            picklist=f.picklist,
+            required=f.required,
+            builtin=f.builtin,
+        )
 
 
 class UserOut(BaseModel):
@@ -158,9 +200,15 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, row: Any) -> UserOut:
-        return cls(id=row.id, email=row.email, name=row.name, role=row.role,
-                   permissions=list(row.permissions), active=row.active,
-                   created_at=row.created_at)
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            permissions=list(row.permissions),
+            active=row.active,
+            created_at=row.created_at,
+        )
 
 
 class TokenOut(BaseModel):
@@ -173,8 +221,14 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, row: Any) -> TokenOut:
-        return cls(id=row.id, user_id=row.user_id, name=row.name, prefix=row.prefix,
-                   created_at=row.created_at, revoked_at=row.revoked_at)
+        return cls(
+            id=row.id,
+            user_id=row.user_id,
+            name=row.name,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 class NewTokenOut(BaseModel):

@@ -14,9 +14,12 @@ def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=metadata,
-                              render_as_batch=connection.dialect.name == "sqlite",
-                              compare_type=True)
+            context.configure(
+                connection=connection,
+                target_metadata=metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
+                compare_type=True,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

@@ -10,9 +10,21 @@ from stageflow.adapters.db import tables as t
 from stageflow.domain.activities import Activity, ActivityStatus, ActivityType, Direction
 from stageflow.domain.errors import StaleVersion
 
-_COLUMNS = ("workspace_id", "record_id", "object_type", "subject", "description", "due_at",
-            "responsible_id", "outcome", "channel", "completed_at", "version", "created_at",
-            "updated_at")
+_COLUMNS = (
+    "workspace_id",
+    "record_id",
+    "object_type",
+    "subject",
+    "description",
+    "due_at",
+    "responsible_id",
+    "outcome",
+    "channel",
+    "completed_at",
+    "version",
+    "created_at",
+    "updated_at",
+)
 
 
 class ActivityRepository:
@@ -30,20 +42,32 @@ class ActivityRepository:
         return activity
 
     def get(self, workspace_id: int, activity_id: int) -> Activity | None:
-        row = self.conn.execute(select(t.activities).where(
-            t.activities.c.workspace_id == workspace_id, t.activities.c.id == activity_id)).first()
+        row = self.conn.execute(
+            select(t.activities).where(
+                t.activities.c.workspace_id == workspace_id, t.activities.c.id == activity_id
+            )
+        ).first()
         return _activity(row) if row else None
 
     def save(self, activity: Activity, read_version: int) -> None:
-        result = self.conn.execute(update(t.activities).where(
-            t.activities.c.id == activity.id, t.activities.c.version == read_version)
-            .values(_values(activity)))
+        result = self.conn.execute(
+            update(t.activities)
+            .where(t.activities.c.id == activity.id, t.activities.c.version == read_version)
+            .values(_values(activity))
+        )
         if result.rowcount != 1:
-            raise StaleVersion(f"activity {activity.id} was changed by someone else",
-                               field="version")
+            raise StaleVersion(
+                f"activity {activity.id} was changed by someone else", field="version"
+            )
 
-    def list(self, workspace_id: int, *, where: list[ColumnElement[bool]],
-             before_id: int | None, limit: int) -> list[Activity]:
+    def list(
+        self,
+        workspace_id: int,
+        *,
+        where: list[ColumnElement[bool]],
+        before_id: int | None,
+        limit: int,
+    ) -> list[Activity]:
         query = select(t.activities).where(t.activities.c.workspace_id == workspace_id, *where)
         if before_id is not None:
             query = query.where(t.activities.c.id < before_id)
@@ -60,11 +84,22 @@ def _values(a: Activity) -> dict[str, Any]:
 
 
 def _activity(row: Any) -> Activity:
-    return Activity(id=row.id, workspace_id=row.workspace_id, record_id=row.record_id,
-                    object_type=row.object_type, type=ActivityType(row.type),
-                    subject=row.subject, description=row.description, due_at=row.due_at,
-                    responsible_id=row.responsible_id, status=ActivityStatus(row.status),
-                    outcome=row.outcome,
-                    direction=Direction(row.direction) if row.direction else None,
-                    channel=row.channel, completed_at=row.completed_at, version=row.version,
-                    created_at=row.created_at, updated_at=row.updated_at)
+    return Activity(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        record_id=row.record_id,
+        object_type=row.object_type,
+        type=ActivityType(row.type),
+        subject=row.subject,
+        description=row.description,
+        due_at=row.due_at,
+        responsible_id=row.responsible_id,
+        status=ActivityStatus(row.status),
+        outcome=row.outcome,
+        direction=Direction(row.direction) if row.direction else None,
+        channel=row.channel,
+        completed_at=row.completed_at,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -20,19 +20,27 @@ class EventRepository:
             return
         self.conn.execute(insert(t.events), [_row(e) for e in events])
 
-    def timeline(self, workspace_id: int, record_id: int, *, before_id: int | None,
-                 limit: int) -> list[Any]:
-        query = select(t.events).where(t.events.c.workspace_id == workspace_id,
-                                       t.events.c.record_id == record_id)
+    def timeline(
+        self, workspace_id: int, record_id: int, *, before_id: int | None, limit: int
+    ) -> list[Any]:
+        query = select(t.events).where(
+            t.events.c.workspace_id == workspace_id, t.events.c.record_id == record_id
+        )
         if before_id is not None:
             query = query.where(t.events.c.id < before_id)
         return list(self.conn.execute(query.order_by(t.events.c.id.desc()).limit(limit)))
 
-    def for_workspace(self, workspace_id: int, *, after_id: int = 0,
-                      limit: int = 1000) -> list[Any]:
-        return list(self.conn.execute(select(t.events).where(
-            t.events.c.workspace_id == workspace_id, t.events.c.id > after_id)
-            .order_by(t.events.c.id).limit(limit)))
+    def for_workspace(
+        self, workspace_id: int, *, after_id: int = 0, limit: int = 1000
+    ) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(t.events)
+                .where(t.events.c.workspace_id == workspace_id, t.events.c.id > after_id)
+                .order_by(t.events.c.id)
+                .limit(limit)
+            )
+        )
 
 
 def _row(e: Event) -> dict[str, Any]:

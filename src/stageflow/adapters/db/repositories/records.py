@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from typing import Any
 
@@ -24,10 +25,12 @@ class RecordRepository:
             event.record_id = record.id
         return record
 
-    def get(self, workspace_id: int, record_id: int,
-            object_type: ObjectType | None = None) -> Record | None:
-        query = select(t.records).where(t.records.c.workspace_id == workspace_id,
-                                        t.records.c.id == record_id)
+    def get(
+        self, workspace_id: int, record_id: int, object_type: ObjectType | None = None
+    ) -> Record | None:
+        query = select(t.records).where(
+            t.records.c.workspace_id == workspace_id, t.records.c.id == record_id
+        )
         if object_type is not None:
             query = query.where(t.records.c.object_type == object_type.value)
         row = self.conn.execute(query).first()
@@ -43,15 +46,27 @@ class RecordRepository:
         if result.rowcount != 1:
             raise StaleVersion(
                 f"{record.object_type.value} {record.id} was changed by someone else "
-                f"(you had version {read_version}); read it again and retry", field="version")
+                f"(you had version {read_version}); read it again and retry",
+                field="version",
+            )
 
     def delete(self, record: Record) -> None:
         self.conn.execute(delete(t.records).where(t.records.c.id == record.id))
 
-    def list(self, workspace_id: int, object_type: ObjectType, *,
-             where: list[ColumnElement[bool]], before_id: int | None, limit: int) -> list[Record]:
-        query = select(t.records).where(t.records.c.workspace_id == workspace_id,
-                                        t.records.c.object_type == object_type.value, *where)
+    def list(
+        self,
+        workspace_id: int,
+        object_type: ObjectType,
+        *,
+        where: list[ColumnElement[bool]],
+        before_id: int | None,
+        limit: int,
+    ) -> list[Record]:
+        query = select(t.records).where(
+            t.records.c.workspace_id == workspace_id,
+            t.records.c.object_type == object_type.value,
+            *where,
+        )
         if before_id is not None:
             query = query.where(t.records.c.id < before_id)
         rows = self.conn.execute(query.order_by(t.records.c.id.desc()).limit(limit))
@@ -61,35 +76,54 @@ class RecordRepository:
         """The object type of each id that exists in the workspace."""
         if not ids:
             return {}
-        rows = self.conn.execute(select(t.records.c.id, t.records.c.object_type).where(
-            t.records.c.workspace_id == workspace_id, t.records.c.id.in_(ids)))
+        rows = self.conn.execute(
+            select(t.records.c.id, t.records.c.object_type).where(
+                t.records.c.workspace_id == workspace_id, t.records.c.id.in_(ids)
+            )
+        )
         return {r.id: ObjectType(r.object_type) for r in rows}
 
     # associations -------------------------------------------------------------------------
 
     def associate(self, workspace_id: int, record_id: int, related_id: int) -> None:
-        self.conn.execute(insert(t.associations).values(
-            workspace_id=workspace_id, record_id=record_id, related_id=related_id))
+        self.conn.execute(
+            insert(t.associations).values(
+                workspace_id=workspace_id, record_id=record_id, related_id=related_id
+            )
+        )
 
     def dissociate(self, record_id: int, related_id: int) -> None:
-        self.conn.execute(delete(t.associations).where(
-            or_((t.associations.c.record_id == record_id)
-                & (t.associations.c.related_id == related_id),
-                (t.associations.c.record_id == related_id)
-                & (t.associations.c.related_id == record_id))))
+        self.conn.execute(
+            delete(t.associations).where(
+                or_(
+                    (t.associations.c.record_id == record_id)
+                    & (t.associations.c.related_id == related_id),
+                    (t.associations.c.record_id == related_id)
+                    & (t.associations.c.related_id == record_id),
+                )
+            )
+        )
 
-    def associations(self, record_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    def associations(
+        self, record_ids: builtins.list[int]
+    ) -> dict[int, dict[str, builtins.list[int]]]:
         """For each record, its associated ids grouped by object type (both directions)."""
-        result: dict[int, dict[str, list[int]]] = {rid: defaultdict(list) for rid in record_ids}
+        result: dict[int, dict[str, builtins.list[int]]] = {
+            rid: defaultdict(list) for rid in record_ids
+        }
         if not record_ids:
             return result
         a, r = t.associations, t.records
-        forward = (select(a.c.record_id.label("owner"), a.c.related_id.label("other"),
-                          r.c.object_type)
-                   .join(r, r.c.id == a.c.related_id).where(a.c.record_id.in_(record_ids)))
-        backward = (select(a.c.related_id.label("owner"), a.c.record_id.label("other"),
-                           r.c.object_type)
-                    .join(r, r.c.id == a.c.record_id).where(a.c.related_id.in_(record_ids)))
+        forward = (
+            select(a.c.record_id.label("owner"), a.c.related_id.label("other"), r.c.object_type)
+            .join(r, r.c.id == a.c.related_id)
+            .where(a.c.record_id.in_(record_ids))
+        )
+        backward = (
+            select(a.c.related_id.label("owner"), a.c.record_id.label("other"), r.c.object_type)
+            .join(r, r.c.id == a.c.record_id)
+            .where(a.c.related_id.in_(record_ids))
+        )
         for row in self.conn.execute(forward.union_all(backward)):
             result[row.owner][row.object_type].append(row.other)
         return {rid: {k: sorted(v) for k, v in groups.items()} for rid, groups in result.items()}
@@ -113,9 +147,18 @@ def _values(record: Record) -> dict[str, Any]:
 
 
 def _record(row: Any) -> Record:
-    return Record(id=row.id, workspace_id=row.workspace_id,
-                  object_type=ObjectType(row.object_type), name=row.name,
-                  owner_id=row.owner_id, source=row.source, pipeline_id=row.pipeline_id,
-                  stage_id=row.stage_id, stage_entered_at=row.stage_entered_at,
-                  fields=dict(row.fields), version=row.version, created_at=row.created_at,
-                  updated_at=row.updated_at)
+    return Record(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        object_type=ObjectType(row.object_type),
+        name=row.name,
+        owner_id=row.owner_id,
+        source=row.source,
+        pipeline_id=row.pipeline_id,
+        stage_id=row.stage_id,
+        stage_entered_at=row.stage_entered_at,
+        fields=dict(row.fields),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -18,15 +18,21 @@ class WorkspaceRepository:
 
     def add(self, workspace: Workspace) -> Workspace:
         workspace.id = self.conn.execute(
-            insert(t.workspaces).values(name=workspace.name, slug=workspace.slug,
-                                        settings=workspace.settings,
-                                        created_at=workspace.created_at)
+            insert(t.workspaces)
+            .values(
+                name=workspace.name,
+                slug=workspace.slug,
+                settings=workspace.settings,
+                created_at=workspace.created_at,
+            )
             .returning(t.workspaces.c.id)
         ).scalar_one()
         return workspace
 
     def get(self, workspace_id: int) -> Workspace | None:
-        row = self.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
+        row = self.conn.execute(
+            select(t.workspaces).where(t.workspaces.c.id == workspace_id)
+        ).first()
         return _workspace(row) if row else None
 
     def get_by_slug(self, slug: str) -> Workspace | None:
@@ -41,88 +47,164 @@ class WorkspaceRepository:
         return int(self.conn.execute(select(func.count()).select_from(t.workspaces)).scalar_one())
 
     def update_settings(self, workspace_id: int, settings: dict[str, Any]) -> None:
-        self.conn.execute(update(t.workspaces).where(t.workspaces.c.id == workspace_id)
-                          .values(settings=settings))
+        self.conn.execute(
+            update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(settings=settings)
+        )
 
 
 def _workspace(row: Any) -> Workspace:
-    return Workspace(id=row.id, name=row.name, slug=row.slug, settings=dict(row.settings),
-                     created_at=row.created_at)
+    return Workspace(
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        settings=dict(row.settings),
+        created_at=row.created_at,
+    )
 
 
 class UserRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, workspace_id: int, *, email: str, name: str, role: Role,
-            permissions: list[str], password_hash: str | None, created_at: datetime) -> int:
-        return int(self.conn.execute(
-            insert(t.users).values(workspace_id=workspace_id, email=email, name=name,
-                                   role=role.value, permissions=permissions,
-                                   password_hash=password_hash, active=True,
-                                   created_at=created_at)
-            .returning(t.users.c.id)
-        ).scalar_one())
+    def add(
+        self,
+        workspace_id: int,
+        *,
+        email: str,
+        name: str,
+        role: Role,
+        permissions: list[str],
+        password_hash: str | None,
+        created_at: datetime,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                insert(t.users)
+                .values(
+                    workspace_id=workspace_id,
+                    email=email,
+                    name=name,
+                    role=role.value,
+                    permissions=permissions,
+                    password_hash=password_hash,
+                    active=True,
+                    created_at=created_at,
+                )
+                .returning(t.users.c.id)
+            ).scalar_one()
+        )
 
     def get(self, workspace_id: int, user_id: int) -> Any | None:
-        return self.conn.execute(select(t.users).where(
-            t.users.c.workspace_id == workspace_id, t.users.c.id == user_id)).first()
+        return self.conn.execute(
+            select(t.users).where(t.users.c.workspace_id == workspace_id, t.users.c.id == user_id)
+        ).first()
 
     def get_by_email(self, workspace_id: int, email: str) -> Any | None:
-        return self.conn.execute(select(t.users).where(
-            t.users.c.workspace_id == workspace_id,
-            func.lower(t.users.c.email) == email.lower())).first()
+        return self.conn.execute(
+            select(t.users).where(
+                t.users.c.workspace_id == workspace_id, func.lower(t.users.c.email) == email.lower()
+            )
+        ).first()
 
     def list(self, workspace_id: int) -> list[Any]:
-        return list(self.conn.execute(select(t.users).where(
-            t.users.c.workspace_id == workspace_id).order_by(t.users.c.id)))
+        return list(
+            self.conn.execute(
+                select(t.users).where(t.users.c.workspace_id == workspace_id).order_by(t.users.c.id)
+            )
+        )
 
     def ids(self, workspace_id: int) -> set[int]:
-        return set(self.conn.execute(select(t.users.c.id).where(
-            t.users.c.workspace_id == workspace_id, t.users.c.active.is_(True))).scalars())
+        return set(
+            self.conn.execute(
+                select(t.users.c.id).where(
+                    t.users.c.workspace_id == workspace_id, t.users.c.active.is_(True)
+                )
+            ).scalars()
+        )
 
     def update(self, workspace_id: int, user_id: int, values: dict[str, Any]) -> None:
-        self.conn.execute(update(t.users).where(t.users.c.workspace_id == workspace_id,
-                                                t.users.c.id == user_id).values(**values))
+        self.conn.execute(
+            update(t.users)
+            .where(t.users.c.workspace_id == workspace_id, t.users.c.id == user_id)
+            .values(**values)
+        )
 
 
 class TokenRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, workspace_id: int, user_id: int, *, name: str, token_hash: str, prefix: str,
-            created_at: datetime) -> int:
-        return int(self.conn.execute(
-            insert(t.api_tokens).values(workspace_id=workspace_id, user_id=user_id, name=name,
-                                        token_hash=token_hash, prefix=prefix,
-                                        created_at=created_at)
-            .returning(t.api_tokens.c.id)
-        ).scalar_one())
+    def add(
+        self,
+        workspace_id: int,
+        user_id: int,
+        *,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        created_at: datetime,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                insert(t.api_tokens)
+                .values(
+                    workspace_id=workspace_id,
+                    user_id=user_id,
+                    name=name,
+                    token_hash=token_hash,
+                    prefix=prefix,
+                    created_at=created_at,
+                )
+                .returning(t.api_tokens.c.id)
+            ).scalar_one()
+        )
 
     def principal_for(self, token_hash: str) -> Principal | None:
         """The active user behind a live token, or None."""
         row = self.conn.execute(
-            select(t.api_tokens.c.id, t.users.c.id.label("user_id"), t.users.c.workspace_id,
-                   t.users.c.role, t.users.c.permissions)
+            select(
+                t.api_tokens.c.id,
+                t.users.c.id.label("user_id"),
+                t.users.c.workspace_id,
+                t.users.c.role,
+                t.users.c.permissions,
+            )
             .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
-            .where(t.api_tokens.c.token_hash == token_hash,
-                   t.api_tokens.c.revoked_at.is_(None), t.users.c.active.is_(True))
+            .where(
+                t.api_tokens.c.token_hash == token_hash,
+                t.api_tokens.c.revoked_at.is_(None),
+                t.users.c.active.is_(True),
+            )
         ).first()
         if row is None:
             return None
-        return Principal(workspace_id=row.workspace_id, user_id=row.user_id, role=Role(row.role),
-                         extra_permissions=parse_permissions(list(row.permissions)),
-                         token_id=row.id)
+        return Principal(
+            workspace_id=row.workspace_id,
+            user_id=row.user_id,
+            role=Role(row.role),
+            extra_permissions=parse_permissions(list(row.permissions)),
+            token_id=row.id,
+        )
 
     def list(self, workspace_id: int) -> list[Any]:
-        return list(self.conn.execute(select(t.api_tokens).where(
-            t.api_tokens.c.workspace_id == workspace_id).order_by(t.api_tokens.c.id)))
+        return list(
+            self.conn.execute(
+                select(t.api_tokens)
+                .where(t.api_tokens.c.workspace_id == workspace_id)
+                .order_by(t.api_tokens.c.id)
+            )
+        )
 
     def get(self, workspace_id: int, token_id: int) -> Any | None:
-        return self.conn.execute(select(t.api_tokens).where(
-            t.api_tokens.c.workspace_id == workspace_id, t.api_tokens.c.id == token_id)).first()
+        return self.conn.execute(
+            select(t.api_tokens).where(
+                t.api_tokens.c.workspace_id == workspace_id, t.api_tokens.c.id == token_id
+            )
+        ).first()
 
     def revoke(self, workspace_id: int, token_id: int, at: datetime) -> None:
-        self.conn.execute(update(t.api_tokens).where(
-            t.api_tokens.c.workspace_id == workspace_id, t.api_tokens.c.id == token_id)
-            .values(revoked_at=at))
+        self.conn.execute(
+            update(t.api_tokens)
+            .where(t.api_tokens.c.workspace_id == workspace_id, t.api_tokens.c.id == token_id)
+            .values(revoked_at=at)
+        )

@@ -22,17 +22,29 @@ def log_activity(cmd: CreateActivity, caller: Caller = Depends(get_caller)) -> A
 
 
 @router.get("", summary="List activities (newest first)")
-def list_activities(caller: Caller = Depends(get_caller), record_id: int | None = None,
-                    responsible_id: int | None = None, status: ActivityStatus | None = None,
-                    type: ActivityType | None = None,  # noqa: A002
-                    cursor: str | None = None,
-                    limit: int = Query(50, ge=1, le=200)) -> PageOut[ActivityOut]:
+def list_activities(
+    caller: Caller = Depends(get_caller),
+    record_id: int | None = None,
+    responsible_id: int | None = None,
+    status: ActivityStatus | None = None,
+    type: ActivityType | None = None,
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+) -> PageOut[ActivityOut]:
     with caller.uow(read_only=True) as uow:
-        page = service.list_activities(uow, caller.principal, record_id=record_id,
-                                       responsible_id=responsible_id, status=status,
-                                       type_=type, cursor=cursor, limit=limit)
-    return PageOut[ActivityOut](items=[ActivityOut.of(a) for a in page.items],
-                                next_cursor=page.next_cursor)
+        page = service.list_activities(
+            uow,
+            caller.principal,
+            record_id=record_id,
+            responsible_id=responsible_id,
+            status=status,
+            type_=type,
+            cursor=cursor,
+            limit=limit,
+        )
+    return PageOut[ActivityOut](
+        items=[ActivityOut.of(a) for a in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{activity_id}", summary="Read an activity")
@@ -42,10 +54,10 @@ def get_activity(activity_id: int, caller: Caller = Depends(get_caller)) -> Acti
 
 
 @router.patch("/{activity_id}", summary="Update or complete an activity")
-def update_activity(activity_id: int, cmd: UpdateActivity,
-                    caller: Caller = Depends(get_caller)) -> ActivityOut:
+def update_activity(
+    activity_id: int, cmd: UpdateActivity, caller: Caller = Depends(get_caller)
+) -> ActivityOut:
     with caller.uow() as uow:
-        activity = service.update_activity(uow, caller.principal, activity_id, cmd,
-                                           caller.actor)
+        activity = service.update_activity(uow, caller.principal, activity_id, cmd, caller.actor)
         uow.commit()
     return ActivityOut.of(activity)

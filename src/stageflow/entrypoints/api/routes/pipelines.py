@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from fastapi import APIRouter, Depends, Response
 
 from stageflow.domain.records import ObjectType
@@ -20,12 +22,13 @@ from stageflow.services.commands import (
 from stageflow.services.records import field_definitions
 
 router = APIRouter()
-P = ["Pipelines"]
+P: list[str | Enum] = ["Pipelines"]
 
 
 @router.get("/pipelines", tags=P, summary="List pipelines with their stages")
-def list_pipelines(caller: Caller = Depends(get_caller),
-                   object_type: ObjectType | None = None) -> list[PipelineOut]:
+def list_pipelines(
+    caller: Caller = Depends(get_caller), object_type: ObjectType | None = None
+) -> list[PipelineOut]:
     with caller.uow(read_only=True) as uow:
         pipelines = uow.pipelines.list(caller.workspace_id, object_type)
     return [PipelineOut.of(p) for p in pipelines]
@@ -46,16 +49,21 @@ def get_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> Pipe
 
 
 @router.patch("/pipelines/{pipeline_id}", tags=P, summary="Rename or make default")
-def update_pipeline(pipeline_id: int, cmd: UpdatePipeline,
-                    caller: Caller = Depends(get_caller)) -> PipelineOut:
+def update_pipeline(
+    pipeline_id: int, cmd: UpdatePipeline, caller: Caller = Depends(get_caller)
+) -> PipelineOut:
     with caller.uow() as uow:
         pipeline = service.update_pipeline(uow, caller.principal, pipeline_id, cmd, caller.actor)
         uow.commit()
     return PipelineOut.of(pipeline)
 
 
-@router.delete("/pipelines/{pipeline_id}", tags=P, status_code=204,
-               summary="Delete an empty, non-default pipeline")
+@router.delete(
+    "/pipelines/{pipeline_id}",
+    tags=P,
+    status_code=204,
+    summary="Delete an empty, non-default pipeline",
+)
 def delete_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> Response:
     with caller.uow() as uow:
         service.delete_pipeline(uow, caller.principal, pipeline_id, caller.actor)
@@ -64,8 +72,7 @@ def delete_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> R
 
 
 @router.post("/pipelines/{pipeline_id}/stages", tags=P, status_code=201, summary="Add a stage")
-def add_stage(pipeline_id: int, cmd: CreateStage,
-              caller: Caller = Depends(get_caller)) -> StageOut:
+def add_stage(pipeline_id: int, cmd: CreateStage, caller: Caller = Depends(get_caller)) -> StageOut:
     with caller.uow() as uow:
         stage = service.add_stage(uow, caller.principal, pipeline_id, cmd, caller.actor)
         uow.commit()
@@ -73,28 +80,36 @@ def add_stage(pipeline_id: int, cmd: CreateStage,
     return StageOut(id=stage.id, name=stage.name, kind=stage.kind.value, position=stage.position)
 
 
-@router.patch("/pipelines/{pipeline_id}/stages/{stage_id}", tags=P,
-              summary="Rename, re-kind or reorder a stage")
-def update_stage(pipeline_id: int, stage_id: int, cmd: UpdateStage,
-                 caller: Caller = Depends(get_caller)) -> StageOut:
+@router.patch(
+    "/pipelines/{pipeline_id}/stages/{stage_id}",
+    tags=P,
+    summary="Rename, re-kind or reorder a stage",
+)
+def update_stage(
+    pipeline_id: int, stage_id: int, cmd: UpdateStage, caller: Caller = Depends(get_caller)
+) -> StageOut:
     with caller.uow() as uow:
-        stage = service.update_stage(uow, caller.principal, pipeline_id, stage_id, cmd,
-                                     caller.actor)
+        stage = service.update_stage(
+            uow, caller.principal, pipeline_id, stage_id, cmd, caller.actor
+        )
         uow.commit()
     return StageOut(id=stage_id, name=stage.name, kind=stage.kind.value, position=stage.position)
 
 
-@router.delete("/pipelines/{pipeline_id}/stages/{stage_id}", tags=P, status_code=204,
-               summary="Delete a stage no record is in")
-def delete_stage(pipeline_id: int, stage_id: int,
-                 caller: Caller = Depends(get_caller)) -> Response:
+@router.delete(
+    "/pipelines/{pipeline_id}/stages/{stage_id}",
+    tags=P,
+    status_code=204,
+    summary="Delete a stage no record is in",
+)
+def delete_stage(pipeline_id: int, stage_id: int, caller: Caller = Depends(get_caller)) -> Response:
     with caller.uow() as uow:
         service.delete_stage(uow, caller.principal, pipeline_id, stage_id, caller.actor)
         uow.commit()
     return Response(status_code=204)
 
 
-F = ["Fields"]
+F: list[str | Enum] = ["Fields"]
 
 
 @router.get("/fields/{object_type}", tags=F, summary="Built-in and custom fields of a type")
@@ -105,25 +120,31 @@ def list_fields(object_type: ObjectType, caller: Caller = Depends(get_caller)) -
 
 
 @router.post("/fields/{object_type}", tags=F, status_code=201, summary="Declare a custom field")
-def define_field(object_type: ObjectType, cmd: DefineField,
-                 caller: Caller = Depends(get_caller)) -> FieldOut:
+def define_field(
+    object_type: ObjectType, cmd: DefineField, caller: Caller = Depends(get_caller)
+) -> FieldOut:
     with caller.uow() as uow:
         field = service.define_field(uow, caller.principal, object_type, cmd, caller.actor)
         uow.commit()
     return FieldOut.of(field)
 
 
-@router.delete("/fields/{object_type}/{key}", tags=F, status_code=204,
-               summary="Remove a custom field declaration (stored values stay in events)")
-def undefine_field(object_type: ObjectType, key: str,
-                   caller: Caller = Depends(get_caller)) -> Response:
+@router.delete(
+    "/fields/{object_type}/{key}",
+    tags=F,
+    status_code=204,
+    summary="Remove a custom field declaration (stored values stay in events)",
+)
+def undefine_field(
+    object_type: ObjectType, key: str, caller: Caller = Depends(get_caller)
+) -> Response:
     with caller.uow() as uow:
         service.undefine_field(uow, caller.principal, object_type, key, caller.actor)
         uow.commit()
     return Response(status_code=204)
 
 
-K = ["Picklists"]
+K: list[str | Enum] = ["Picklists"]
 
 
 @router.get("/picklists", tags=K, summary="All picklists and their options")
@@ -134,8 +155,9 @@ def list_picklists(caller: Caller = Depends(get_caller)) -> dict[str, list[Pickl
 
 
 @router.put("/picklists/{key}", tags=K, summary="Replace a picklist's options")
-def put_picklist(key: str, cmd: PutPicklist,
-                 caller: Caller = Depends(get_caller)) -> list[PicklistOption]:
+def put_picklist(
+    key: str, cmd: PutPicklist, caller: Caller = Depends(get_caller)
+) -> list[PicklistOption]:
     with caller.uow() as uow:
         options = service.put_picklist(uow, caller.principal, key, cmd, caller.actor)
         uow.commit()

@@ -36,9 +36,10 @@ def _parse_filter(raw: str | None) -> Filter | None:
     try:
         decoded = json.loads(raw)
     except json.JSONDecodeError:
-        raise ValidationFailed("filter must be JSON, e.g. "
-                               '{"field": "amount", "op": "gt", "value": 100}',
-                               field="filter") from None
+        raise ValidationFailed(
+            'filter must be JSON, e.g. {"field": "amount", "op": "gt", "value": 100}',
+            field="filter",
+        ) from None
     return parse_filter(decoded)
 
 
@@ -55,31 +56,49 @@ def _register(object_type: ObjectType) -> None:
             uow.commit()
         return out
 
-    def list_(caller: Caller = Depends(get_caller),
-              filter: str | None = Query(None, description="Filter language JSON, e.g. "  # noqa: A002
-                                         '{"all": [{"field": "amount", "op": "gt", '
-                                         '"value": 1000}]}'),
-              stage_id: int | None = None, pipeline_id: int | None = None,
-              owner_id: int | None = None, cursor: str | None = None,
-              limit: int = Query(50, ge=1, le=200)) -> PageOut[RecordOut]:
+    def list_(
+        caller: Caller = Depends(get_caller),
+        filter: str | None = Query(
+            None,
+            description="Filter language JSON, e.g. "
+            '{"all": [{"field": "amount", "op": "gt", '
+            '"value": 1000}]}',
+        ),
+        stage_id: int | None = None,
+        pipeline_id: int | None = None,
+        owner_id: int | None = None,
+        cursor: str | None = None,
+        limit: int = Query(50, ge=1, le=200),
+    ) -> PageOut[RecordOut]:
         with caller.uow(read_only=True) as uow:
-            page = service.list_records(uow, caller.principal, object_type,
-                                        filter_=_parse_filter(filter), stage_id=stage_id,
-                                        pipeline_id=pipeline_id, owner_id=owner_id,
-                                        cursor=cursor, limit=limit)
-            return PageOut[RecordOut](items=records_out(uow, page.items),
-                                      next_cursor=page.next_cursor)
+            page = service.list_records(
+                uow,
+                caller.principal,
+                object_type,
+                filter_=_parse_filter(filter),
+                stage_id=stage_id,
+                pipeline_id=pipeline_id,
+                owner_id=owner_id,
+                cursor=cursor,
+                limit=limit,
+            )
+            return PageOut[RecordOut](
+                items=records_out(uow, page.items), next_cursor=page.next_cursor
+            )
 
     def get(record_id: int, caller: Caller = Depends(get_caller)) -> RecordOut:
         with caller.uow(read_only=True) as uow:
-            return record_out(uow, service.get_visible(uow, caller.principal, object_type,
-                                                       record_id))
+            return record_out(
+                uow, service.get_visible(uow, caller.principal, object_type, record_id)
+            )
 
-    def update(record_id: int, cmd: UpdateRecord,
-               caller: Caller = Depends(get_caller)) -> RecordOut:
+    def update(
+        record_id: int, cmd: UpdateRecord, caller: Caller = Depends(get_caller)
+    ) -> RecordOut:
         with caller.uow() as uow:
-            record = service.update_record(uow, caller.principal, object_type, record_id, cmd,
-                                           caller.actor)
+            record = service.update_record(
+                uow, caller.principal, object_type, record_id, cmd, caller.actor
+            )
             out = record_out(uow, record)
             uow.commit()
         return out
@@ -90,23 +109,28 @@ def _register(object_type: ObjectType) -> None:
             uow.commit()
         return Response(status_code=204)
 
-    def move(record_id: int, cmd: MoveRecord,
-             caller: Caller = Depends(get_caller)) -> RecordOut:
+    def move(record_id: int, cmd: MoveRecord, caller: Caller = Depends(get_caller)) -> RecordOut:
         with caller.uow() as uow:
-            record = service.move_record(uow, caller.principal, object_type, record_id, cmd,
-                                         caller.actor)
+            record = service.move_record(
+                uow, caller.principal, object_type, record_id, cmd, caller.actor
+            )
             out = record_out(uow, record)
             uow.commit()
         return out
 
-    def timeline(record_id: int, caller: Caller = Depends(get_caller),
-                 cursor: str | None = None,
-                 limit: int = Query(50, ge=1, le=200)) -> PageOut[EventOut]:
+    def timeline(
+        record_id: int,
+        caller: Caller = Depends(get_caller),
+        cursor: str | None = None,
+        limit: int = Query(50, ge=1, le=200),
+    ) -> PageOut[EventOut]:
         with caller.uow(read_only=True) as uow:
-            page = service.timeline(uow, caller.principal, object_type, record_id,
-                                    cursor=cursor, limit=limit)
-        return PageOut[EventOut](items=[EventOut.of(r) for r in page.items],
-                                 next_cursor=page.next_cursor)
+            page = service.timeline(
+                uow, caller.principal, object_type, record_id, cursor=cursor, limit=limit
+            )
+        return PageOut[EventOut](
+            items=[EventOut.of(r) for r in page.items], next_cursor=page.next_cursor
+        )
 
     routes: list[tuple[str, str, Callable[..., Any], str, int]] = [
         ("POST", path, create, f"Create a {name}", 201),
@@ -115,15 +139,21 @@ def _register(object_type: ObjectType) -> None:
         ("PATCH", path + "/{record_id}", update, f"Update a {name}", 200),
         ("DELETE", path + "/{record_id}", delete, f"Delete a {name}", 204),
         ("POST", path + "/{record_id}/move", move, f"Move a {name} to a stage", 200),
-        ("GET", path + "/{record_id}/timeline", timeline, f"Events of a {name}, newest first",
-         200),
+        ("GET", path + "/{record_id}/timeline", timeline, f"Events of a {name}, newest first", 200),
     ]
     for method, route_path, endpoint, summary, status in routes:
         if method == "POST" and route_path.endswith("/move") and not object_type.has_pipeline:
             continue
         operation = f"{endpoint.__name__.rstrip('_')}_{name}"
-        router.add_api_route(route_path, endpoint, methods=[method], summary=summary,
-                             status_code=status, tags=[tag], operation_id=operation)
+        router.add_api_route(
+            route_path,
+            endpoint,
+            methods=[method],
+            summary=summary,
+            status_code=status,
+            tags=[tag],
+            operation_id=operation,
+        )
 
 
 for _object_type in ObjectType:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from fastapi import APIRouter, Depends, Response
 
 from stageflow.domain.errors import NotFound
@@ -12,7 +14,7 @@ from stageflow.services import workspaces as service
 from stageflow.services.commands import CreateToken, CreateUser, UpdateUser
 
 router = APIRouter()
-U = ["Users and tokens"]
+U: list[str | Enum] = ["Users and tokens"]
 
 
 @router.get("/me", tags=U, summary="The caller, their workspace and permissions")
@@ -21,10 +23,16 @@ def me(caller: Caller = Depends(get_caller)) -> dict[str, object]:
         user = uow.users.get(caller.workspace_id, caller.principal.user_id)
         workspace = uow.workspaces.get(caller.workspace_id)
     assert user is not None and workspace is not None
-    return {"user": UserOut.of(user).model_dump(mode="json"),
-            "workspace": {"id": workspace.id, "name": workspace.name, "slug": workspace.slug,
-                          "settings": workspace.settings},
-            "permissions": sorted(p.value for p in caller.principal.permissions)}
+    return {
+        "user": UserOut.of(user).model_dump(mode="json"),
+        "workspace": {
+            "id": workspace.id,
+            "name": workspace.name,
+            "slug": workspace.slug,
+            "settings": workspace.settings,
+        },
+        "permissions": sorted(p.value for p in caller.principal.permissions),
+    }
 
 
 @router.get("/users", tags=U, summary="Users of the workspace")

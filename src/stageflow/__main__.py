@@ -1,0 +1,5 @@
+"""`python -m stageflow` is the `stageflow` command."""
+
+from stageflow.entrypoints.cli import main
+
+main()
