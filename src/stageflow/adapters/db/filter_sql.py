@@ -54,32 +54,35 @@ def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bo
         )
     column, is_text, value_of = _resolve(c.field, fields)
     value = c.value
+    present = column.is_not(None)
+    # SQL's NULL would make NOT(condition) unknown; in Python a missing value simply fails the
+    # condition, so every comparison is made two-valued with "column is not null".
     match c.op:
         case Op.EQ:
-            return column == value_of(value)  # type: ignore[no-any-return]
+            return and_(present, column == value_of(value))
         case Op.NEQ:
             return or_(column != value_of(value), column.is_(None))
         case Op.IN:
-            return column.in_([value_of(v) for v in value])  # type: ignore[no-any-return]
+            return and_(present, column.in_([value_of(v) for v in value]))
         case Op.NOT_IN:
             return or_(column.not_in([value_of(v) for v in value]), column.is_(None))
         case Op.CONTAINS | Op.NOT_CONTAINS | Op.STARTS_WITH:
             pattern = _escape(str(value).lower())
             pattern = pattern + "%" if c.op is Op.STARTS_WITH else f"%{pattern}%"
-            match_ = func.lower(column).like(pattern, escape="\\")
-            return or_(not_(match_), column.is_(None)) if c.op is Op.NOT_CONTAINS else match_
+            match_ = and_(present, func.lower(column).like(pattern, escape="\\"))
+            return not_(match_) if c.op is Op.NOT_CONTAINS else match_
         case Op.GT:
-            return column > value_of(value)  # type: ignore[no-any-return]
+            return and_(present, column > value_of(value))
         case Op.GTE:
-            return column >= value_of(value)  # type: ignore[no-any-return]
+            return and_(present, column >= value_of(value))
         case Op.LT:
-            return column < value_of(value)  # type: ignore[no-any-return]
+            return and_(present, column < value_of(value))
         case Op.LTE:
-            return column <= value_of(value)  # type: ignore[no-any-return]
+            return and_(present, column <= value_of(value))
         case Op.IS_EMPTY:
             return or_(column.is_(None), column == "") if is_text else column.is_(None)
         case Op.IS_NOT_EMPTY:
-            return and_(column.is_not(None), column != "") if is_text else column.is_not(None)
+            return and_(present, column != "") if is_text else present
     raise AssertionError(c.op)  # pragma: no cover
 
 
