@@ -1,0 +1,405 @@
+"""The interpreter: moves a run through its step graph until it ends or must wait.
+
+Pure: every effect goes through the ``Port`` the worker supplies (perform an action, read the
+record, persist a step row, compute a delay). Actions return data; a delay returns "waiting"
+and the worker decides when to come back (STYLE "Actions return results as data").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from stageflow.automation.definitions import (
+    ActionStep,
+    BranchStep,
+    DelayStep,
+    EndStep,
+    LoopStep,
+    SetVariableStep,
+    WaitUntilStep,
+)
+from stageflow.automation.durations import parse_duration
+from stageflow.automation.graph import Graph
+from stageflow.domain.filters import evaluate, parse_filter
+
+STATE_FORMAT = 1
+MAX_STEPS_PER_ADVANCE = 10_000
+
+
+class StepFailed(Exception):
+    """An action failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class RecordGone(Exception):
+    """The run's record no longer exists."""
+
+
+@dataclass
+class RunState:
+    """Everything a run needs to continue: serialised with a format version."""
+
+    cursor: str | None
+    variables: dict[str, Any] = field(default_factory=dict)
+    loops: dict[str, int] = field(default_factory=dict)
+    waiting: bool = False
+    entered_at: str | None = None
+    deadline: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "cursor": self.cursor,
+            "variables": self.variables,
+            "loops": self.loops,
+            "waiting": self.waiting,
+            "entered_at": self.entered_at,
+            "deadline": self.deadline,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunState:
+        data = migrate_state(dict(data))
+        return cls(
+            cursor=data["cursor"],
+            variables=dict(data["variables"]),
+            loops=dict(data["loops"]),
+            waiting=data["waiting"],
+            entered_at=data.get("entered_at"),
+            deadline=data.get("deadline"),
+        )
+
+
+def migrate_state(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring serialised run state of older formats up to STATE_FORMAT."""
+    version = data.get("format", 1)
+    if version > STATE_FORMAT:
+        raise ValueError(f"run state format {version} is newer than this stageflow knows")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    step_id: str
+    iteration: str
+    type: str
+    status: Literal["completed", "failed", "cancelled"]
+    started_at: datetime
+    finished_at: datetime
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["completed", "waiting", "failed", "cancelled"]
+    wake_at: datetime | None = None
+    wait_event: str | None = None
+    error: str | None = None
+    retryable: bool = False
+    failed_step: str | None = None
+
+
+class Port(Protocol):
+    """What the interpreter needs from the world."""
+
+    def now(self) -> datetime: ...
+
+    def values(self) -> Mapping[str, Any]:
+        """The record's current values, flat (``amount``, ``contact.email``…)."""
+
+    def perform(
+        self, step: ActionStep, iteration: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run an action; raises StepFailed."""
+
+    def delay_until(self, step: DelayStep, now: datetime) -> datetime: ...
+
+    def render(self, template: str, variables: dict[str, Any]) -> str: ...
+
+    def record(self, result: StepResult) -> None: ...
+
+
+def advance(graph: Graph, state: RunState, port: Port, *, event: str | None = None) -> Outcome:
+    """Run from the cursor until the run completes, waits, fails or is cancelled.
+
+    ``event`` is the type of the event that woke a run waiting for one, if any.
+    """
+    try:
+        if state.waiting:
+            outcome = _resume(graph, state, port, event)
+            if outcome is not None:
+                return outcome
+        return _run(graph, state, port)
+    except RecordGone:
+        return Outcome(status="cancelled", error="the record was deleted")
+
+
+def _resume(graph: Graph, state: RunState, port: Port, event: str | None) -> Outcome | None:
+    assert state.cursor is not None
+    step = graph.step(state.cursor)
+    now = port.now()
+    started = datetime.fromisoformat(state.entered_at) if state.entered_at else now
+    key = graph.iteration_key(step.id, state.loops)
+    if isinstance(step, DelayStep):
+        port.record(
+            StepResult(
+                step.id,
+                key,
+                step.type,
+                "completed",
+                started,
+                now,
+                output={"waited_until": now.isoformat()},
+            )
+        )
+        _leave_wait(state)
+        state.cursor = graph.next[step.id]
+        return None
+    assert isinstance(step, WaitUntilStep)
+    deadline = datetime.fromisoformat(state.deadline) if state.deadline else now
+    if _wait_satisfied(step, state, port, event):
+        port.record(
+            StepResult(
+                step.id,
+                key,
+                step.type,
+                "completed",
+                started,
+                now,
+                output={"satisfied": True, "event": event},
+            )
+        )
+        _leave_wait(state)
+        state.cursor = graph.next[step.id]
+        return None
+    if now >= deadline:
+        port.record(
+            StepResult(
+                step.id, key, step.type, "completed", started, now, output={"timed_out": True}
+            )
+        )
+        _leave_wait(state)
+        state.cursor = graph.timeout_first[step.id]
+        return None
+    return Outcome(status="waiting", wake_at=deadline, wait_event=step.event)
+
+
+def _wait_satisfied(step: WaitUntilStep, state: RunState, port: Port, event: str | None) -> bool:
+    if step.event is not None and event != step.event:
+        return False
+    return step.condition is None or _holds(step.condition, state, port)
+
+
+def _leave_wait(state: RunState) -> None:
+    state.waiting, state.entered_at, state.deadline = False, None, None
+
+
+def _run(graph: Graph, state: RunState, port: Port) -> Outcome:
+    for _ in range(MAX_STEPS_PER_ADVANCE):
+        if state.cursor is None:
+            return Outcome(status="completed")
+        step = graph.step(state.cursor)
+        key = graph.iteration_key(step.id, state.loops)
+        now = port.now()
+        try:
+            outcome = _step(graph, step, key, state, port, now)
+        except StepFailed as failure:
+            port.record(
+                StepResult(
+                    step.id,
+                    key,
+                    step.type,
+                    "failed",
+                    now,
+                    port.now(),
+                    input=getattr(step, "settings", None),
+                    error=failure.message,
+                )
+            )
+            return Outcome(
+                status="failed",
+                error=failure.message,
+                retryable=failure.retryable,
+                failed_step=step.id,
+            )
+        if outcome is not None:
+            return outcome
+    return Outcome(status="failed", error=f"more than {MAX_STEPS_PER_ADVANCE} steps in one go")
+
+
+def _step(
+    graph: Graph, step: Any, key: str, state: RunState, port: Port, now: datetime
+) -> Outcome | None:
+    """Execute the step at the cursor and move the cursor; an outcome stops the run here."""
+    match step:
+        case ActionStep():
+            output = port.perform(step, key, state.variables)
+            port.record(
+                StepResult(
+                    step.id,
+                    key,
+                    step.type,
+                    "completed",
+                    now,
+                    port.now(),
+                    input=step.settings,
+                    output=output,
+                )
+            )
+            state.cursor = graph.next[step.id]
+        case BranchStep():
+            state.cursor = _branch(graph, step, key, state, port, now)
+        case DelayStep():
+            wake_at = port.delay_until(step, now)
+            if wake_at > now:
+                state.waiting, state.entered_at = True, now.isoformat()
+                return Outcome(status="waiting", wake_at=wake_at)
+            port.record(
+                StepResult(
+                    step.id,
+                    key,
+                    step.type,
+                    "completed",
+                    now,
+                    now,
+                    output={"waited_until": now.isoformat(), "already_due": True},
+                )
+            )
+            state.cursor = graph.next[step.id]
+        case WaitUntilStep():
+            if step.event is None and _holds(step.condition, state, port):
+                port.record(
+                    StepResult(
+                        step.id, key, step.type, "completed", now, now, output={"satisfied": True}
+                    )
+                )
+                state.cursor = graph.next[step.id]
+                return None
+            deadline = parse_duration(step.timeout).after(now)
+            state.waiting, state.entered_at = True, now.isoformat()
+            state.deadline = deadline.isoformat()
+            return Outcome(status="waiting", wake_at=deadline, wait_event=step.event)
+        case LoopStep():
+            state.cursor = _loop(graph, step, key, state, port, now)
+        case SetVariableStep():
+            value = _variable_value(step, state, port)
+            state.variables[step.variable] = value
+            port.record(
+                StepResult(
+                    step.id, key, step.type, "completed", now, now, output={step.variable: value}
+                )
+            )
+            state.cursor = graph.next[step.id]
+        case EndStep():
+            port.record(
+                StepResult(
+                    step.id,
+                    key,
+                    step.type,
+                    "completed",
+                    now,
+                    now,
+                    output={"outcome": step.outcome, "reason": step.reason},
+                )
+            )
+            state.cursor = None
+            if step.outcome == "cancelled":
+                return Outcome(status="cancelled", error=step.reason or "ended by an end step")
+            return Outcome(status="completed")
+    return None
+
+
+def _branch(
+    graph: Graph, step: BranchStep, key: str, state: RunState, port: Port, now: datetime
+) -> str | None:
+    for index, branch in enumerate(step.branches):
+        if _holds(branch.condition, state, port):
+            port.record(
+                StepResult(
+                    step.id,
+                    key,
+                    step.type,
+                    "completed",
+                    now,
+                    now,
+                    output={"branch": index, "name": branch.name},
+                )
+            )
+            return graph.branch_first[(step.id, index)]
+    port.record(
+        StepResult(
+            step.id,
+            key,
+            step.type,
+            "completed",
+            now,
+            now,
+            output={"branch": "otherwise" if step.otherwise else None},
+        )
+    )
+    return graph.otherwise_first[step.id]
+
+
+def _loop(
+    graph: Graph, step: LoopStep, key: str, state: RunState, port: Port, now: datetime
+) -> str | None:
+    turns = state.loops.get(step.id, 0)
+    if turns >= step.max_iterations:
+        exit_reason = "max_iterations"
+    elif _holds(step.condition, state, port):
+        state.loops[step.id] = turns + 1
+        port.record(
+            StepResult(
+                step.id, key, step.type, "completed", now, now, output={"iteration": turns + 1}
+            )
+        )
+        return graph.body_first[step.id]
+    else:
+        exit_reason = "condition"
+    state.loops.pop(step.id, None)
+    port.record(
+        StepResult(
+            step.id,
+            key,
+            step.type,
+            "completed",
+            now,
+            now,
+            output={"exit": exit_reason, "iterations": turns},
+        )
+    )
+    return graph.next[step.id]
+
+
+def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:
+    if condition is None:
+        return True
+    values = {**port.values(), **{f"vars.{k}": v for k, v in state.variables.items()}}
+    return evaluate(parse_filter(condition), values)
+
+
+def _variable_value(step: SetVariableStep, state: RunState, port: Port) -> Any:
+    if step.increment is not None:
+        current = state.variables.get(step.variable) or 0
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            raise StepFailed(f"variable '{step.variable}' is not a number")
+        total = current + step.increment
+        return int(total) if float(total).is_integer() else total
+    if step.template is not None:
+        rendered = port.render(step.template, state.variables)
+        try:
+            parsed: Any = json.loads(rendered)
+        except ValueError:
+            return rendered
+        return parsed if isinstance(parsed, int | float | bool) else rendered
+    return step.value
