@@ -78,6 +78,7 @@ workspaces = Table(
     Column("slug", String(63), nullable=False, unique=True),
     Column("settings", Json, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 users = Table(
@@ -93,6 +94,7 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),
+    sqlite_autoincrement=True,
 )
 
 api_tokens = Table(
@@ -107,6 +109,7 @@ api_tokens = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
+    sqlite_autoincrement=True,
 )
 
 pipelines = Table(
@@ -120,6 +123,7 @@ pipelines = Table(
     Column("position", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "object_type", "name", name="uq_pipelines_name"),
+    sqlite_autoincrement=True,
 )
 
 stages = Table(
@@ -132,6 +136,7 @@ stages = Table(
     Column("kind", String(10), nullable=False),
     Column("position", Integer, nullable=False),
     UniqueConstraint("pipeline_id", "name", name="uq_stages_pipeline_name"),
+    sqlite_autoincrement=True,
 )
 
 picklists = Table(
@@ -142,6 +147,7 @@ picklists = Table(
     Column("key", String(63), nullable=False),
     Column("options", Json, nullable=False),
     UniqueConstraint("workspace_id", "key", name="uq_picklists_workspace_key"),
+    sqlite_autoincrement=True,
 )
 
 field_definitions = Table(
@@ -157,6 +163,7 @@ field_definitions = Table(
     Column("required", Boolean, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "object_type", "key", name="uq_field_definitions_key"),
+    sqlite_autoincrement=True,
 )
 
 records = Table(
@@ -178,6 +185,7 @@ records = Table(
     Index("ix_records_list", "workspace_id", "object_type", "id"),
     Index("ix_records_stage", "workspace_id", "object_type", "stage_id", "id"),
     Index("ix_records_owner", "workspace_id", "object_type", "owner_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 associations = Table(
@@ -189,6 +197,7 @@ associations = Table(
     Column("related_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
     UniqueConstraint("record_id", "related_id", name="uq_associations_pair"),
     Index("ix_associations_related", "related_id"),
+    sqlite_autoincrement=True,
 )
 
 activities = Table(
@@ -213,6 +222,7 @@ activities = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_activities_record", "workspace_id", "record_id", "id"),
     Index("ix_activities_responsible", "workspace_id", "responsible_id", "status", "due_at"),
+    sqlite_autoincrement=True,
 )
 
 events = Table(

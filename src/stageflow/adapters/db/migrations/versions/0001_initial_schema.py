@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspaces")),
         sa.UniqueConstraint("slug", name=op.f("uq_workspaces_slug")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "field_definitions",
@@ -112,6 +113,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_field_definitions")),
         sa.UniqueConstraint("workspace_id", "object_type", "key", name="uq_field_definitions_key"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "picklists",
@@ -138,6 +140,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_picklists")),
         sa.UniqueConstraint("workspace_id", "key", name="uq_picklists_workspace_key"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "pipelines",
@@ -163,6 +166,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pipelines")),
         sa.UniqueConstraint("workspace_id", "object_type", "name", name="uq_pipelines_name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",
@@ -194,6 +198,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "api_tokens",
@@ -224,6 +229,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "stages",
@@ -256,6 +262,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stages")),
         sa.UniqueConstraint("pipeline_id", "name", name="uq_stages_pipeline_name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "records",
@@ -301,6 +308,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.create_index(
@@ -362,6 +370,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.create_index(
@@ -410,6 +419,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_associations")),
         sa.UniqueConstraint("record_id", "related_id", name="uq_associations_pair"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("associations", schema=None) as batch_op:
         batch_op.create_index("ix_associations_related", ["related_id"], unique=False)
