@@ -1,8 +1,7 @@
-"""The composition root: settings, database, clock and unit-of-work factory in one place."""
+"""The composition root: settings, database, clock, enrollment and workers in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -10,25 +9,34 @@ from sqlalchemy import Engine
 from stageflow.adapters.db.engine import make_engine
 from stageflow.config import Settings
 from stageflow.domain.clock import Clock, SystemClock, VirtualClock
+from stageflow.services.enrollment import Enroller, VersionCache
 from stageflow.services.unit_of_work import UnitOfWork
+from stageflow.services.worker import Worker
 
 
 @dataclass
 class App:
-    """Everything the entrypoints need, built once."""
+    """Everything the entrypoints need, built once per process."""
 
     settings: Settings
     engine: Engine
     clock: Clock
-    uow_factory: Callable[..., UnitOfWork] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.uow_factory = lambda read_only=False: UnitOfWork(
-            self.engine, self.clock, read_only=read_only
-        )
+    enroller: Enroller = field(default_factory=lambda: Enroller(VersionCache()))
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
-        return self.uow_factory(read_only)
+        """A unit of work whose commits enroll records into matching automations."""
+        return UnitOfWork(
+            self.engine, self.clock, read_only=read_only, hook=None if read_only else self.enroller
+        )
+
+    def worker(self, *, batch_size: int | None = None, name: str = "worker") -> Worker:
+        return Worker(
+            self.engine,
+            self.clock,
+            self.enroller,
+            name=name,
+            **({"batch_size": batch_size} if batch_size else {}),
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -53,6 +53,7 @@ class RunState:
     waiting: bool = False
     entered_at: str | None = None
     deadline: str | None = None
+    trigger: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class RunState:
             "waiting": self.waiting,
             "entered_at": self.entered_at,
             "deadline": self.deadline,
+            "trigger": self.trigger,
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class RunState:
             waiting=data["waiting"],
             entered_at=data.get("entered_at"),
             deadline=data.get("deadline"),
+            trigger=dict(data.get("trigger") or {}),
         )
 
 
@@ -384,7 +387,11 @@ def _loop(
 def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:
     if condition is None:
         return True
-    values = {**port.values(), **{f"vars.{k}": v for k, v in state.variables.items()}}
+    values = {
+        **port.values(),
+        **{f"vars.{k}": v for k, v in state.variables.items()},
+        **{f"trigger.{k}": v for k, v in state.trigger.items()},
+    }
     return evaluate(parse_filter(condition), values)
 
 

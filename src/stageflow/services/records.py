@@ -89,12 +89,13 @@ def create_record(
 def update_record(
     uow: UnitOfWork,
     principal: Principal,
-    object_type: ObjectType,
+    object_type: ObjectType | None,
     record_id: int,
     cmd: UpdateRecord,
     actor: Actor,
 ) -> Record:
     record = get_editable(uow, principal, object_type, record_id)
+    object_type = record.object_type
     read_version = _check_version(record, cmd.version)
     ws = principal.workspace_id
     ctx = field_context(uow, ws)
@@ -124,12 +125,13 @@ def update_record(
 def move_record(
     uow: UnitOfWork,
     principal: Principal,
-    object_type: ObjectType,
+    object_type: ObjectType | None,
     record_id: int,
     cmd: MoveRecord,
     actor: Actor,
 ) -> Record:
     record = get_editable(uow, principal, object_type, record_id)
+    object_type = record.object_type
     read_version = _check_version(record, cmd.version)
     pipeline = _pipeline_of_stage(uow, principal.workspace_id, object_type, cmd.stage_id)
     if cmd.pipeline_id is not None and cmd.pipeline_id != pipeline.id:

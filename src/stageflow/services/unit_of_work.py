@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from stageflow.adapters.db.engine import READ_ONLY
 from stageflow.adapters.db.repositories.activities import ActivityRepository
+from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.pipelines import (
     FieldRepository,
@@ -23,6 +26,14 @@ from stageflow.adapters.db.repositories.workspaces import (
 )
 from stageflow.domain.clock import Clock
 from stageflow.domain.events import Event
+
+
+class CommitHook(Protocol):
+    """Runs inside the transaction, after events are written (enrollment, DESIGN "Events")."""
+
+    def before_commit(self, uow: UnitOfWork, events: list[Event]) -> None: ...
+
+    def after_commit(self, uow: UnitOfWork) -> None: ...
 
 
 class UnitOfWork:
@@ -41,11 +52,22 @@ class UnitOfWork:
     records: RecordRepository
     activities: ActivityRepository
     events: EventRepository
+    automations: AutomationRepository
+    runs: RunRepository
 
-    def __init__(self, engine: Engine, clock: Clock, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        read_only: bool = False,
+        hook: CommitHook | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.read_only = read_only
+        self.hook = hook
+        self.runs_created = 0
         self._pending: list[Event] = []
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
@@ -72,6 +94,9 @@ class UnitOfWork:
         self.records = RecordRepository(conn)
         self.activities = ActivityRepository(conn)
         self.events = EventRepository(conn)
+        self.automations = AutomationRepository(conn)
+        self.runs = RunRepository(conn)
+        self.runs_created = 0
         return self
 
     def __exit__(
@@ -90,6 +115,18 @@ class UnitOfWork:
             self._tx = None
             self._pending = []
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: on error, the writes **and** the events queued inside it are
+        undone, and the error propagates."""
+        mark = len(self._pending)
+        with self.connection.begin_nested():
+            try:
+                yield
+            except BaseException:
+                del self._pending[mark:]
+                raise
+
     def emit(self, events: list[Event]) -> None:
         """Queue events to be written with this transaction; empties the given list."""
         self._pending.extend(events)
@@ -99,9 +136,13 @@ class UnitOfWork:
         if self._tx is None:
             raise RuntimeError("the unit of work is not open")
         if self._pending:
-            self.events.append(self._pending)
-            self._pending = []
+            events, self._pending = self._pending, []
+            self.events.append(events)
+            if self.hook is not None:
+                self.hook.before_commit(self, events)
         self._tx.commit()
+        if self.hook is not None:
+            self.hook.after_commit(self)
 
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -77,6 +78,7 @@ workspaces = Table(
     Column("name", String(200), nullable=False),
     Column("slug", String(63), nullable=False, unique=True),
     Column("settings", Json, nullable=False),
+    Column("automation_revision", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
@@ -244,4 +246,110 @@ events = Table(
     Column("run_id", ID),
     Column("occurred_at", UTCDateTime(), nullable=False),
     Index("ix_events_timeline", "workspace_id", "record_id", "id"),
+)
+
+
+automations = Table(
+    "automations",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("draft", Json, nullable=False),
+    Column("active_version_id", ID),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_automations_list", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+automation_versions = Table(
+    "automation_versions",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("automation_id", ID, ForeignKey("automations.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("trigger_type", String(40), nullable=False),
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("published_by", ID),
+    UniqueConstraint("automation_id", "number", name="uq_automation_versions_number"),
+    sqlite_autoincrement=True,
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    Column("workspace_id", ID, nullable=False),
+    Column("automation_id", ID, nullable=False),
+    Column("version_id", ID, ForeignKey("automation_versions.id"), nullable=False),
+    Column("record_id", ID),
+    Column("trigger_event_id", ID),
+    Column("enrollment_key", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("state", Json, nullable=False),
+    Column("wake_at", UTCDateTime()),
+    Column("wait_event", String(40)),
+    Column("resume_event", String(40)),
+    Column("bound_stage_id", ID),
+    Column("depth", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("failed_step", String(63)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "enrollment_key", name="uq_runs_enrollment"),
+    Index(
+        "ix_runs_due",
+        "wake_at",
+        sqlite_where=text("status = 'waiting'"),
+        postgresql_where=text("status = 'waiting'"),
+    ),
+    Index("ix_runs_record", "record_id", "status"),
+    Index("ix_runs_automation", "automation_id", "record_id"),
+    Index("ix_runs_list", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    _id(),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", String(63), nullable=False),
+    Column("iteration", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("input", Json),
+    Column("output", Json),
+    Column("error", Text),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    # The idempotency key of a step execution (DESIGN "Automations, versions and runs").
+    UniqueConstraint("run_id", "step_id", "iteration", name="uq_run_steps_key"),
+)
+
+enrollment_skips = Table(
+    "enrollment_skips",
+    metadata,
+    _id(),
+    Column("workspace_id", ID, nullable=False),
+    Column("automation_id", ID, nullable=False),
+    Column("version_id", ID, nullable=False),
+    Column("record_id", ID),
+    Column("event_id", ID),
+    Column("event_type", String(40)),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_enrollment_skips_record", "workspace_id", "record_id", "id"),
+    sqlite_autoincrement=True,
 )

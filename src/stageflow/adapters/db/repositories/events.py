@@ -15,10 +15,15 @@ class EventRepository:
         self.conn = conn
 
     def append(self, events: list[Event]) -> None:
-        """Write events in the order they happened, in the caller's transaction."""
+        """Write events in the order they happened, in the caller's transaction; sets ids."""
         if not events:
             return
-        self.conn.execute(insert(t.events), [_row(e) for e in events])
+        result = self.conn.execute(
+            insert(t.events).returning(t.events.c.id, sort_by_parameter_order=True),
+            [_row(e) for e in events],
+        )
+        for event, event_id in zip(events, result.scalars(), strict=True):
+            event.id = event_id
 
     def timeline(
         self, workspace_id: int, record_id: int, *, before_id: int | None, limit: int

@@ -1,0 +1,71 @@
+"""What actions may do to the world: ports the worker implements (DESIGN "Layers")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from stageflow.automation.calendar import WorkCalendar
+
+
+class CrmPort(Protocol):
+    """CRM changes, made in the run's transaction by the automation's actor."""
+
+    def create_record(
+        self,
+        object_type: str,
+        *,
+        name: str | None,
+        fields: dict[str, Any],
+        owner_id: int | None,
+        pipeline_id: int | None,
+        stage_id: int | None,
+        associations: dict[str, list[int]],
+    ) -> int: ...
+
+    def update_record(
+        self,
+        record_id: int,
+        *,
+        fields: dict[str, Any] | None = None,
+        owner_id: int | None = None,
+        name: str | None = None,
+    ) -> None: ...
+
+    def move_record(self, record_id: int, stage_id: int) -> None: ...
+
+    def log_activity(
+        self,
+        record_id: int,
+        *,
+        type: str,
+        subject: str,
+        description: str,
+        due_at: datetime | None,
+        responsible_id: int | None,
+    ) -> int: ...
+
+    def record(self, record_id: int) -> Mapping[str, Any]:
+        """The record as a template/condition sees it (``id``, ``name``, fields…)."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Everything one action execution sees."""
+
+    workspace_id: int
+    record_id: int | None
+    object_type: str | None
+    now: datetime
+    idempotency_key: str
+    variables: dict[str, Any]
+    calendar: WorkCalendar
+    crm: CrmPort
+    template_context: Mapping[str, Any]
+
+    def render(self, source: str) -> str:
+        from stageflow.automation.templates import render
+
+        return render(source, self.template_context)

@@ -1,0 +1,124 @@
+"""Internal record actions: set_field, move_stage, create_record. They commit in the same
+transaction as their step row, so each takes effect exactly once (DESIGN "Workers")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stageflow.actions.ports import ActionContext
+from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
+from stageflow.actions.values import resolve, resolve_all
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SetField(Settings):
+    fields: dict[str, Any] = Field(min_length=1, description="Field → value or template")
+
+
+def _check_set_field(ctx: SaveContext, settings: SetField) -> None:
+    for key in settings.fields:
+        if key not in ctx.record_fields and key not in ("name", "owner_id"):
+            raise SettingsInvalid(f"the record has no field '{key}'", f"fields.{key}")
+
+
+@registry.register(
+    "set_field", SetField, description="Set fields of the record", check=_check_set_field
+)
+def set_field(ctx: ActionContext, settings: SetField) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    values = resolve_all(ctx, settings.fields)
+    name = values.pop("name", None)
+    owner_id = values.pop("owner_id", None)
+    ctx.crm.update_record(ctx.record_id, fields=values or None, name=name, owner_id=owner_id)
+    return {
+        "set": {
+            **values,
+            **({"name": name} if name else {}),
+            **({"owner_id": owner_id} if owner_id else {}),
+        }
+    }
+
+
+class MoveStage(Settings):
+    stage_id: int
+
+
+def _check_move(ctx: SaveContext, settings: MoveStage) -> None:
+    if settings.stage_id not in ctx.stage_ids:
+        raise SettingsInvalid(
+            f"there is no stage {settings.stage_id} for this record type", "stage_id"
+        )
+
+
+@registry.register(
+    "move_stage", MoveStage, description="Move the record to a stage", check=_check_move
+)
+def move_stage(ctx: ActionContext, settings: MoveStage) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    ctx.crm.move_record(ctx.record_id, settings.stage_id)
+    return {"stage_id": settings.stage_id}
+
+
+class CreateRecord(Settings):
+    object_type: str = Field(description="contact, company, lead, deal or opportunity")
+    name: str | None = Field(None, description="Template, e.g. 'Repeat: {{ record.name }}'")
+    fields: dict[str, Any] = Field(default_factory=dict)
+    owner_id: int | None = Field(None, description="Default: the record's owner")
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    associate_with_record: bool = Field(
+        True,
+        description="Associate the new record with the triggering record's contacts "
+        "and companies (and the record itself when that association is allowed)",
+    )
+
+
+def _check_create(ctx: SaveContext, settings: CreateRecord) -> None:
+    fields = ctx.fields_by_object.get(settings.object_type)
+    if fields is None:
+        raise SettingsInvalid(f"unknown object type '{settings.object_type}'", "object_type")
+    for key in settings.fields:
+        if key not in fields:
+            raise SettingsInvalid(f"a {settings.object_type} has no field '{key}'", f"fields.{key}")
+    stages = ctx.stages_by_object.get(settings.object_type, frozenset())
+    if settings.stage_id is not None and settings.stage_id not in stages:
+        raise SettingsInvalid(
+            f"there is no {settings.object_type} stage {settings.stage_id}", "stage_id"
+        )
+    if settings.owner_id is not None and settings.owner_id not in ctx.user_ids:
+        raise SettingsInvalid(f"there is no user {settings.owner_id}", "owner_id")
+
+
+@registry.register(
+    "create_record",
+    CreateRecord,
+    description="Create a record (e.g. a repeat lead) from the triggering one",
+    check=_check_create,
+)
+def create_record(ctx: ActionContext, settings: CreateRecord) -> dict[str, Any]:
+    source = ctx.crm.record(ctx.record_id) if ctx.record_id is not None else {}
+    associations: dict[str, list[int]] = {}
+    if settings.associate_with_record and source:
+        for kind in ("contact", "company"):
+            ids = list(source.get("associations", {}).get(kind, []))
+            if source.get("object") == kind:
+                ids.append(int(source["id"]))
+            if ids and settings.object_type != kind:
+                associations[kind] = sorted(set(ids))
+    owner_id = settings.owner_id if settings.owner_id is not None else source.get("owner_id")
+    name = resolve(ctx, settings.name) if settings.name else None
+    record_id = ctx.crm.create_record(
+        settings.object_type,
+        name=None if name is None else str(name),
+        fields=resolve_all(ctx, settings.fields),
+        owner_id=owner_id,
+        pipeline_id=settings.pipeline_id,
+        stage_id=settings.stage_id,
+        associations=associations,
+    )
+    return {"created": {"object_type": settings.object_type, "id": record_id}}

@@ -1,0 +1,28 @@
+"""Setting values that may be templates: "{{ record.name }} Copy" renders, 42 stays 42."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stageflow.actions.ports import ActionContext
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def resolve(ctx: ActionContext, value: Any) -> Any:
+    """Render a template value; a rendered number, bool or null becomes that type."""
+    if not is_template(value):
+        return value
+    rendered = ctx.render(value)
+    try:
+        parsed = json.loads(rendered)
+    except ValueError:
+        return rendered
+    return parsed if parsed is None or isinstance(parsed, int | float | bool) else rendered
+
+
+def resolve_all(ctx: ActionContext, values: dict[str, Any]) -> dict[str, Any]:
+    return {key: resolve(ctx, value) for key, value in values.items()}

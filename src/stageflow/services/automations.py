@@ -1,0 +1,143 @@
+"""Command handlers for automations: save drafts (validated), publish immutable versions,
+pause and resume (DESIGN "Automations, versions and runs"; X5, X6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stageflow.adapters.db import tables as t
+from stageflow.automation.definitions import Definition
+from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from stageflow.domain.events import Actor
+from stageflow.domain.users import Permission, Principal
+from stageflow.services.automation_checks import check_definition
+from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
+from stageflow.services.unit_of_work import UnitOfWork
+
+KINDS = ("workflow", "stage_rule", "lead_automation", "substate_action")
+STATUSES = ("draft", "active", "paused", "archived")
+
+
+class CreateAutomation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    kind: str = Field("workflow", pattern="^(" + "|".join(KINDS) + ")$")
+    definition: dict[str, Any]
+    publish: bool = Field(False, description="Publish the first version at once")
+
+
+class UpdateAutomation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    definition: dict[str, Any] | None = None
+    version: int | None = Field(None, description="The version you read; stale is 409")
+
+
+def create_automation(
+    uow: UnitOfWork, principal: Principal, cmd: CreateAutomation, actor: Actor
+) -> int:
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    definition = check_definition(uow, principal.workspace_id, cmd.definition)
+    automation_id = uow.automations.add(
+        principal.workspace_id,
+        name=cmd.name,
+        description=cmd.description,
+        kind=cmd.kind,
+        draft=_dump(definition),
+        now=uow.clock.now(),
+    )
+    if cmd.publish:
+        publish(uow, principal, automation_id, actor)
+    return automation_id
+
+
+def get_automation(uow: UnitOfWork, principal: Principal, automation_id: int) -> Any:
+    row = uow.automations.get(principal.workspace_id, automation_id)
+    if row is None:
+        raise NotFound(f"automation {automation_id} not found")
+    return row
+
+
+def update_automation(
+    uow: UnitOfWork, principal: Principal, automation_id: int, cmd: UpdateAutomation, actor: Actor
+) -> None:
+    """Edit the draft. Published versions never change; publish again to use the draft."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    row = get_automation(uow, principal, automation_id)
+    if cmd.version is not None and cmd.version != row.version:
+        raise StaleVersion(
+            f"automation {automation_id} is at version {row.version}, not {cmd.version}",
+            field="version",
+        )
+    values: dict[str, Any] = {}
+    if cmd.name is not None:
+        values["name"] = cmd.name
+    if cmd.description is not None:
+        values["description"] = cmd.description
+    if cmd.definition is not None:
+        values["draft"] = _dump(check_definition(uow, principal.workspace_id, cmd.definition))
+    if values:
+        uow.automations.update(
+            automation_id, row.version, {**values, "updated_at": uow.clock.now()}
+        )
+
+
+def publish(uow: UnitOfWork, principal: Principal, automation_id: int, actor: Actor) -> int:
+    """Freeze the draft as a new version and make it the active one (X5: in-flight runs keep
+    the version they started on)."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    row = get_automation(uow, principal, automation_id)
+    if row.status == "archived":
+        raise Conflict("an archived automation cannot be published")
+    definition = check_definition(uow, principal.workspace_id, row.draft)
+    number = len(uow.automations.versions(automation_id)) + 1
+    version_id = uow.automations.add_version(
+        principal.workspace_id,
+        automation_id,
+        number=number,
+        definition=_dump(definition),
+        trigger_type=definition.trigger.type,
+        now=uow.clock.now(),
+        by=actor.user_id,
+    )
+    uow.automations.update(
+        automation_id,
+        row.version,
+        {"active_version_id": version_id, "status": "active", "updated_at": uow.clock.now()},
+    )
+    uow.automations.bump_revision(principal.workspace_id)
+    return version_id
+
+
+def set_status(uow: UnitOfWork, principal: Principal, automation_id: int, status: str) -> None:
+    """Pause, resume or archive. Paused automations enroll nobody; waiting runs continue."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    if status not in ("active", "paused", "archived"):
+        raise ValidationFailed(f"unknown status '{status}'", field="status")
+    row = get_automation(uow, principal, automation_id)
+    if status == "active" and row.active_version_id is None:
+        raise Conflict("publish the automation first")
+    if row.status != status:
+        uow.automations.update(
+            automation_id, row.version, {"status": status, "updated_at": uow.clock.now()}
+        )
+        uow.automations.bump_revision(principal.workspace_id)
+
+
+def list_automations(
+    uow: UnitOfWork, principal: Principal, *, status: str | None, cursor: str | None, limit: int
+) -> Page[Any]:
+    check_limit(limit)
+    where = [t.automations.c.status == status] if status else []
+    rows = uow.automations.list(
+        principal.workspace_id, where=where, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    return page_of(rows, limit)
+
+
+def _dump(definition: Definition) -> dict[str, Any]:
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=False)

@@ -1,0 +1,119 @@
+"""The CRM as automation actions see it: service calls made by the automation's actor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from stageflow.domain.activities import ActivityType
+from stageflow.domain.events import Actor
+from stageflow.domain.records import ObjectType
+from stageflow.domain.users import Principal, Role
+from stageflow.services import activities, records
+from stageflow.services.commands import CreateActivity, CreateRecord, MoveRecord, UpdateRecord
+from stageflow.services.context import record_dict
+from stageflow.services.unit_of_work import UnitOfWork
+
+AUTOMATION_USER = 0
+
+
+def automation_principal(workspace_id: int) -> Principal:
+    """Automations act with full rights inside their own workspace, and only there."""
+    return Principal(workspace_id=workspace_id, user_id=AUTOMATION_USER, role=Role.OWNER)
+
+
+class ServiceCrm:
+    """Implements actions.ports.CrmPort over the service layer, in the run's transaction."""
+
+    def __init__(
+        self, uow: UnitOfWork, workspace_id: int, actor: Actor, on_change: Any = None
+    ) -> None:
+        self.uow = uow
+        self.principal = automation_principal(workspace_id)
+        self.actor = actor
+        self.on_change = on_change or (lambda: None)
+
+    def create_record(
+        self,
+        object_type: str,
+        *,
+        name: str | None,
+        fields: dict[str, Any],
+        owner_id: int | None,
+        pipeline_id: int | None,
+        stage_id: int | None,
+        associations: dict[str, list[int]],
+    ) -> int:
+        cmd = CreateRecord.model_validate(
+            {
+                "name": name,
+                "fields": fields,
+                "owner_id": owner_id,
+                "pipeline_id": pipeline_id,
+                "stage_id": stage_id,
+                "associations": associations,
+            }
+        )
+        record = records.create_record(
+            self.uow, self.principal, ObjectType(object_type), cmd, self.actor
+        )
+        assert record.id is not None
+        return record.id
+
+    def update_record(
+        self,
+        record_id: int,
+        *,
+        fields: dict[str, Any] | None = None,
+        owner_id: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if fields:
+            values["fields"] = fields
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+        if name is not None:
+            values["name"] = name
+        records.update_record(
+            self.uow,
+            self.principal,
+            None,
+            record_id,
+            UpdateRecord.model_validate(values),
+            self.actor,
+        )
+        self.on_change()
+
+    def move_record(self, record_id: int, stage_id: int) -> None:
+        records.move_record(
+            self.uow, self.principal, None, record_id, MoveRecord(stage_id=stage_id), self.actor
+        )
+        self.on_change()
+
+    def log_activity(
+        self,
+        record_id: int,
+        *,
+        type: str,
+        subject: str,
+        description: str,
+        due_at: datetime | None,
+        responsible_id: int | None,
+    ) -> int:
+        cmd = CreateActivity(
+            record_id=record_id,
+            type=ActivityType(type),
+            subject=subject,
+            description=description,
+            due_at=due_at,
+            responsible_id=responsible_id,
+        )
+        activity = activities.log_activity(self.uow, self.principal, cmd, self.actor)
+        assert activity.id is not None
+        return activity.id
+
+    def record(self, record_id: int) -> Mapping[str, Any]:
+        found = self.uow.records.get(self.principal.workspace_id, record_id)
+        return record_dict(self.uow, found) if found else {}

@@ -1,0 +1,337 @@
+"""Enrollment: in the same transaction as the events that cause them, start the runs of the
+automations whose triggers match, and cancel or wake the runs those events concern.
+
+Every trigger that matched but did not enroll records why (loop guard, own write, already
+enrolled, conditions not met), so "why didn't it run?" has an answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stageflow.automation.definitions import Definition
+from stageflow.automation.graph import Graph, compile_graph
+from stageflow.automation.interpreter import RunState
+from stageflow.automation.matching import Entry, TriggerIndex, matches
+from stageflow.domain.events import ActorKind, Event, EventType
+from stageflow.domain.filters import evaluate, parse_filter
+from stageflow.services.context import flat_values, needs_related, record_dict, related
+from stageflow.services.unit_of_work import UnitOfWork
+
+MAX_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Version:
+    """An immutable automation version, parsed and compiled once per process."""
+
+    id: int
+    automation_id: int
+    definition: Definition
+    graph: Graph
+
+
+class VersionCache:
+    def __init__(self) -> None:
+        self._versions: dict[int, Version] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uow: UnitOfWork, version_id: int) -> Version:
+        version = self._versions.get(version_id)
+        if version is None:
+            row = uow.automations.version(version_id)
+            if row is None:
+                raise LookupError(f"automation version {version_id} does not exist")
+            version = self.put(row.id, row.automation_id, row.definition)
+        return version
+
+    def put(self, version_id: int, automation_id: int, raw: dict[str, Any]) -> Version:
+        definition = Definition.model_validate(raw)
+        version = Version(version_id, automation_id, definition, compile_graph(definition))
+        with self._lock:
+            self._versions[version_id] = version
+        return version
+
+
+class Enroller:
+    """The unit of work's commit hook. One per process; thread-safe."""
+
+    def __init__(self, versions: VersionCache, *, max_depth: int = MAX_DEPTH) -> None:
+        self.versions = versions
+        self.max_depth = max_depth
+        self.work_available = threading.Event()
+        self._indexes: dict[int, TriggerIndex] = {}
+        self._lock = threading.Lock()
+
+    # the commit hook -------------------------------------------------------------------
+
+    def before_commit(self, uow: UnitOfWork, events: list[Event]) -> None:
+        by_workspace: dict[int, list[Event]] = defaultdict(list)
+        for event in events:
+            by_workspace[event.workspace_id].append(event)
+        for workspace_id, workspace_events in by_workspace.items():
+            self._touch_waiting_runs(uow, workspace_events)
+            self._enroll(uow, workspace_id, workspace_events)
+
+    def after_commit(self, uow: UnitOfWork) -> None:
+        if uow.runs_created:
+            self.work_available.set()
+
+    # enrollment ------------------------------------------------------------------------
+
+    def index(self, uow: UnitOfWork, workspace_id: int) -> TriggerIndex:
+        revision = uow.automations.revision(workspace_id)
+        index = self._indexes.get(workspace_id)
+        if index is None or index.revision != revision:
+            entries = []
+            for row in uow.automations.active_versions(workspace_id):
+                version = self.versions.put(row.id, row.automation_id, row.definition)
+                entries.append(Entry(row.automation_id, row.id, version.definition, version.graph))
+            index = TriggerIndex.build(revision, entries)
+            with self._lock:
+                self._indexes[workspace_id] = index
+        return index
+
+    def _enroll(self, uow: UnitOfWork, workspace_id: int, events: list[Event]) -> None:
+        index = self.index(uow, workspace_id)
+        if not index.size:
+            return
+        matched: list[tuple[Event, Entry]] = [
+            (event, entry)
+            for event in events
+            if event.record_id is not None
+            for entry in index.candidates(event)
+            if matches(entry.definition.trigger, event)
+        ]
+        if not matched:
+            return
+        now = uow.clock.now()
+        once = {e.automation_id for _, e in matched if not e.definition.trigger.allow_reenrollment}
+        enrolled = uow.runs.enrolled_records(
+            once, {ev.record_id for ev, _ in matched if ev.record_id is not None}
+        )
+        values = _ValuesCache(uow, workspace_id)
+        runs: list[dict[str, Any]] = []
+        skips: list[dict[str, Any]] = []
+        for event, entry in matched:
+            assert event.record_id is not None
+            reason = self._refusal(event, entry, enrolled, values)
+            if reason is not None:
+                skips.append(_skip(workspace_id, event, entry, *reason, now))
+                continue
+            enrolled.add((entry.automation_id, event.record_id))
+            runs.append(_run_row(workspace_id, event, entry, values, now))
+        uow.runs.add_many(runs)
+        uow.runs.add_skips(skips)
+        uow.runs_created += len(runs)
+
+    def _refusal(
+        self, event: Event, entry: Entry, enrolled: set[tuple[int, int]], values: _ValuesCache
+    ) -> tuple[str, str] | None:
+        actor = event.actor
+        if actor.kind is ActorKind.AUTOMATION and actor.id == entry.automation_id:
+            return "own_write", "an automation never re-fires on its own changes"
+        if actor.depth >= self.max_depth:
+            return "loop_guard", (
+                f"the event was caused by a chain of {actor.depth} "
+                f"automations; the limit is {self.max_depth}"
+            )
+        trigger = entry.definition.trigger
+        if not trigger.allow_reenrollment and (entry.automation_id, event.record_id) in enrolled:
+            return "already_enrolled", "this record already ran this automation"
+        conditions = entry.definition.conditions
+        if conditions is not None:
+            assert event.record_id is not None
+            record_values = values.get(event.record_id, needs_related(str(conditions)))
+            if record_values is None:
+                return "record_gone", "the record no longer exists"
+            trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
+            if not evaluate(parse_filter(conditions), {**record_values, **trigger_values}):
+                return "conditions_not_met", "the automation's conditions were not met"
+        return None
+
+    # runs already waiting ----------------------------------------------------------------
+
+    def _touch_waiting_runs(self, uow: UnitOfWork, events: list[Event]) -> None:
+        """Cancel stage-bound runs whose record left the stage; wake runs waiting for events."""
+        relevant = [e for e in events if e.record_id is not None]
+        waiting = uow.runs.waiting_on_records(
+            e.record_id for e in relevant if e.record_id is not None
+        )
+        if not waiting:
+            return
+        now = uow.clock.now()
+        latest: dict[int, Event] = {}
+        for event in relevant:
+            assert event.record_id is not None
+            latest.setdefault(event.record_id, event)
+            latest[event.record_id] = event
+        stage_now = {
+            e.record_id: (e.after or {}).get("stage_id")
+            for e in relevant
+            if e.type is EventType.STAGE_CHANGED
+        }
+        deleted = {e.record_id for e in relevant if e.type is EventType.RECORD_DELETED}
+        updates: list[dict[str, Any]] = []
+        steps: list[dict[str, Any]] = []
+        for run in waiting:
+            reason = None
+            if run.record_id in deleted:
+                reason = "the record was deleted"
+            elif (
+                run.bound_stage_id is not None
+                and run.record_id in stage_now
+                and (stage_now[run.record_id] != run.bound_stage_id)
+            ):
+                reason = f"the record left stage {run.bound_stage_id} before this step ran"
+            if reason is not None:
+                updates.append(_cancel_update(run.id, reason, now))
+                steps.append(self._cancel_step(uow, run, reason, now))
+            elif run.wait_event is not None:
+                event = latest[run.record_id]
+                if run.wait_event in ("*", event.type.value):
+                    updates.append(
+                        {
+                            "_id": run.id,
+                            "wake_at": now,
+                            "resume_event": event.type.value,
+                            "updated_at": now,
+                        }
+                    )
+        uow.runs.save_many(updates)
+        uow.runs.add_steps(steps)
+
+    def _cancel_step(
+        self,
+        uow: UnitOfWork,
+        run: Any,
+        reason: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        state = RunState.from_json(run.state)
+        graph = self.versions.get(uow, run.version_id).graph
+        cursor = state.cursor or "start"
+        started = datetime.fromisoformat(state.entered_at) if state.entered_at else now
+        return {
+            "run_id": run.id,
+            "step_id": cursor,
+            "iteration": graph.iteration_key(cursor, state.loops),
+            "type": "cancel",
+            "status": "cancelled",
+            "attempts": 1,
+            "input": None,
+            "output": {"reason": reason},
+            "error": None,
+            "started_at": started,
+            "finished_at": now,
+        }
+
+
+class _ValuesCache:
+    """Record values for conditions, loaded once per record per commit."""
+
+    def __init__(self, uow: UnitOfWork, workspace_id: int) -> None:
+        self.uow, self.workspace_id = uow, workspace_id
+        self._cache: dict[tuple[int, bool], dict[str, Any] | None] = {}
+
+    def get(self, record_id: int, with_related: bool) -> dict[str, Any] | None:
+        key = (record_id, with_related)
+        if key not in self._cache:
+            record = self.uow.records.get(self.workspace_id, record_id)
+            if record is None:
+                self._cache[key] = None
+            else:
+                base = record_dict(self.uow, record, associations=with_related)
+                others = (
+                    related(self.uow, record, base.get("associations", {}))
+                    if with_related
+                    else None
+                )
+                self._cache[key] = flat_values(base, others)
+        return self._cache[key]
+
+
+def _trigger_info(event: Event) -> dict[str, Any]:
+    before, after = event.before or {}, event.after or {}
+    info: dict[str, Any] = {
+        "event_id": event.id,
+        "event_type": event.type.value,
+        "from_stage_id": before.get("stage_id"),
+        "to_stage_id": after.get("stage_id"),
+        **event.data,
+    }
+    if event.type is EventType.FIELD_CHANGED:
+        name = str(event.data.get("field"))
+        info.update(old_value=before.get(name), new_value=after.get(name))
+    return info
+
+
+def _run_row(
+    workspace_id: int, event: Event, entry: Entry, values: _ValuesCache, now: datetime
+) -> dict[str, Any]:
+    definition = entry.definition
+    state = RunState(
+        cursor=entry.graph.first, variables=dict(definition.variables), trigger=_trigger_info(event)
+    )
+    return {
+        "workspace_id": workspace_id,
+        "automation_id": entry.automation_id,
+        "version_id": entry.version_id,
+        "record_id": event.record_id,
+        "trigger_event_id": event.id,
+        "enrollment_key": f"{entry.version_id}:{event.record_id}:{event.id}",
+        "status": "waiting",
+        "state": state.to_json(),
+        "wake_at": now,
+        "wait_event": None,
+        "resume_event": None,
+        "bound_stage_id": _bound_stage(definition, event),
+        "depth": event.actor.depth,
+        "attempts": 0,
+        "error": None,
+        "failed_step": None,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None,
+    }
+
+
+def _bound_stage(definition: Definition, event: Event) -> int | None:
+    trigger: Any = definition.trigger
+    default = trigger.type == "stage_entered" and trigger.stage_id is not None
+    bound = definition.stage_bound if definition.stage_bound is not None else default
+    if not bound:
+        return None
+    stage: int | None = (event.after or {}).get("stage_id")
+    return stage
+
+
+def _skip(
+    workspace_id: int, event: Event, entry: Entry, reason: str, detail: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "automation_id": entry.automation_id,
+        "version_id": entry.version_id,
+        "record_id": event.record_id,
+        "event_id": event.id,
+        "event_type": event.type.value,
+        "reason": reason,
+        "detail": detail,
+        "created_at": now,
+    }
+
+
+def _cancel_update(run_id: int, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "_id": run_id,
+        "status": "cancelled",
+        "wake_at": None,
+        "error": reason,
+        "updated_at": now,
+        "finished_at": now,
+    }

@@ -1,0 +1,345 @@
+"""The worker: claims due runs in batches, advances each through its graph, and commits the
+batch — step rows, CRM changes and run state in one transaction (DESIGN "Workers and
+scale-out"). A crash loses the whole uncommitted batch and nothing else, so the next claim
+redoes it: each internal action takes effect exactly once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from stageflow.actions import registry
+from stageflow.actions.ports import ActionContext
+from stageflow.actions.registry import SettingsInvalid
+from stageflow.automation import calendar as cal
+from stageflow.automation.definitions import ActionStep, DelayStep
+from stageflow.automation.durations import parse_duration
+from stageflow.automation.interpreter import (
+    Outcome,
+    RecordGone,
+    RunState,
+    StepFailed,
+    StepResult,
+    advance,
+)
+from stageflow.automation.templates import TemplateProblem, render
+from stageflow.domain.clock import Clock
+from stageflow.domain.errors import StageflowError
+from stageflow.domain.events import Actor, ActorKind, Source
+from stageflow.domain.records import Record
+from stageflow.services.context import flat_values, record_dict, related
+from stageflow.services.crm_port import ServiceCrm
+from stageflow.services.enrollment import Enroller, Version, VersionCache
+from stageflow.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger("stageflow.worker")
+DEFAULT_BATCH = 200
+
+
+@dataclass
+class TickResult:
+    claimed: int = 0
+    completed: int = 0
+    waiting: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class Worker:
+    """Executes due runs. Several may run at once (threads or processes) on PostgreSQL."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        enroller: Enroller,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        name: str = "worker",
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.enroller = enroller
+        self.versions: VersionCache = enroller.versions
+        self.batch_size = batch_size
+        self.name = name
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.clock, hook=self.enroller)
+
+    def tick(self) -> TickResult:
+        """Claim one batch of due runs and execute it in one transaction."""
+        result = TickResult()
+        with self.uow() as uow:
+            now = uow.clock.now()
+            rows = uow.runs.claim_due(now, self.batch_size)
+            result.claimed = len(rows)
+            if not rows:
+                return result
+            retried = [r.id for r in rows if r.attempts > 0]
+            existing_steps = uow.runs.step_keys(retried)
+            calendars: dict[int, cal.WorkCalendar] = {}
+            updates: list[dict[str, Any]] = []
+            new_steps: list[dict[str, Any]] = []
+            for row in rows:
+                if row.workspace_id not in calendars:
+                    calendars[row.workspace_id] = _calendar(uow, row.workspace_id)
+                update, steps = self._execute(uow, row, calendars[row.workspace_id])
+                updates.append(update)
+                for step in steps:
+                    key = (step["run_id"], step["step_id"], step["iteration"])
+                    if key in existing_steps:
+                        uow.runs.update_step(step)
+                    else:
+                        new_steps.append(step)
+                setattr(result, update["status"], getattr(result, update["status"]) + 1)
+            uow.runs.add_steps(new_steps)
+            uow.runs.save_many(updates)
+            uow.commit()
+        return result
+
+    def run_until_idle(self, max_batches: int | None = None) -> int:
+        """Tick until nothing is due now; returns how many runs were advanced."""
+        total, batches = 0, 0
+        while max_batches is None or batches < max_batches:
+            claimed = self.tick().claimed
+            total += claimed
+            batches += 1
+            if claimed == 0:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
+        """Work until ``stop`` is set; wake early when this process enrolls something."""
+        while not stop.is_set():
+            try:
+                claimed = self.tick().claimed
+            except Exception:
+                log.exception("worker %s: batch failed; retrying", self.name)
+                claimed = 0
+                stop.wait(poll_seconds)
+            if claimed == 0:
+                self.enroller.work_available.wait(poll_seconds)
+                self.enroller.work_available.clear()
+
+    def _execute(
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        calendar: cal.WorkCalendar,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Advance one run inside a savepoint; an unexpected error fails only this run."""
+        now = uow.clock.now()
+        try:
+            with uow.savepoint():
+                version = self.versions.get(uow, row.version_id)
+                state = RunState.from_json(row.state)
+                port = RunPort(uow, row, version, calendar)
+                outcome = advance(version.graph, state, port, event=row.resume_event)
+                return self._update(row, state, outcome, version, now), port.step_rows()
+        except Exception as exc:  # a bug or a database error: fail this run, keep the batch
+            log.exception("run %s failed unexpectedly", row.id)
+            message = exc.message if isinstance(exc, StageflowError) else repr(exc)
+            return (
+                {
+                    "_id": row.id,
+                    "status": "failed",
+                    "error": f"internal error: {message}",
+                    "updated_at": now,
+                    "finished_at": now,
+                    "wake_at": None,
+                },
+                [],
+            )
+
+    def _update(
+        self, row: Any, state: RunState, outcome: Outcome, version: Version, now: datetime
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "_id": row.id,
+            "state": state.to_json(),
+            "updated_at": now,
+            "resume_event": None,
+            "wait_event": None,
+            "error": None,
+            "failed_step": None,
+            "wake_at": None,
+            "finished_at": None,
+            "attempts": row.attempts,
+            "status": outcome.status,
+        }
+        if outcome.status == "waiting":
+            update["wake_at"] = outcome.wake_at
+            if state.waiting and _waits_on_record(version, state):
+                update["wait_event"] = outcome.wait_event or "*"
+        elif outcome.status == "failed":
+            update.update(
+                error=outcome.error, failed_step=outcome.failed_step, attempts=row.attempts + 1
+            )
+            retry_at = _retry_at(version, outcome, row.attempts + 1, now)
+            if retry_at is not None:
+                update.update(status="waiting", wake_at=retry_at)
+            else:
+                update["finished_at"] = now
+        else:
+            update["finished_at"] = now
+            if outcome.status == "cancelled":
+                update["error"] = outcome.error
+        return update
+
+
+class RunPort:
+    """The interpreter's view of the world for one run (see automation.interpreter.Port)."""
+
+    def __init__(
+        self, uow: UnitOfWork, row: Any, version: Version, calendar: cal.WorkCalendar
+    ) -> None:
+        self.uow = uow
+        self.row = row
+        self.version = version
+        self.calendar = calendar
+        self.actor = Actor(
+            kind=ActorKind.AUTOMATION,
+            source=Source.AUTOMATION,
+            id=row.automation_id,
+            run_id=row.id,
+            depth=row.depth + 1,
+        )
+        self._record: Record | None = None
+        self._values: dict[str, Any] | None = None
+        self._results: list[StepResult] = []
+        self.crm = ServiceCrm(uow, row.workspace_id, self.actor, on_change=self._forget)
+
+    def now(self) -> datetime:
+        return self.uow.clock.now()
+
+    def values(self) -> Mapping[str, Any]:
+        if self._values is None:
+            record = self._load()
+            base = record_dict(self.uow, record)
+            self._values = flat_values(base, related(self.uow, record, base["associations"]))
+        return self._values
+
+    def perform(
+        self, step: ActionStep, iteration: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        action = registry.get(step.action)
+        try:
+            settings = action.parse(step.settings)
+            context = ActionContext(
+                workspace_id=self.row.workspace_id,
+                record_id=self.row.record_id,
+                object_type=self._load().object_type.value if self.row.record_id else None,
+                now=self.now(),
+                idempotency_key=f"run-{self.row.id}/{step.id}/{iteration}",
+                variables=variables,
+                calendar=self.calendar,
+                crm=self.crm,
+                template_context=self._template_context(variables),
+            )
+            with self.uow.savepoint():
+                output = action.run(context, settings)
+        except (SettingsInvalid, TemplateProblem, ValueError) as exc:
+            raise StepFailed(str(exc)) from None
+        except StageflowError as exc:
+            raise StepFailed(exc.message, retryable=exc.retryable) from None
+        self._forget()
+        return output
+
+    def delay_until(self, step: DelayStep, now: datetime) -> datetime:
+        if step.duration is not None:
+            duration = parse_duration(step.duration)
+            if step.business_hours:
+                return cal.add_business_time(now, duration, self.calendar)
+            return cal.add_duration(now, duration, self.calendar)
+        if step.at is not None:
+            return cal.at_time(step.at, now, self.calendar)
+        assert step.until_field is not None
+        moment = cal.until_field(self.values().get(step.until_field), step.offset, self.calendar)
+        return moment if moment is not None else now
+
+    def render(self, template: str, variables: dict[str, Any]) -> str:
+        try:
+            return render(template, self._template_context(variables))
+        except TemplateProblem as exc:
+            raise StepFailed(str(exc)) from None
+
+    def record(self, result: StepResult) -> None:
+        self._results.append(result)
+
+    def step_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "run_id": self.row.id,
+                "step_id": r.step_id,
+                "iteration": r.iteration,
+                "type": r.type,
+                "status": r.status,
+                "attempts": 1,
+                "input": r.input,
+                "output": r.output,
+                "error": r.error,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+            }
+            for r in self._results
+        ]
+
+    def _load(self) -> Record:
+        if self._record is None:
+            if self.row.record_id is None:
+                raise RecordGone()
+            record = self.uow.records.get(self.row.workspace_id, self.row.record_id)
+            if record is None:
+                raise RecordGone()
+            self._record = record
+        return self._record
+
+    def _forget(self) -> None:
+        self._record, self._values = None, None
+
+    def _template_context(self, variables: dict[str, Any]) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "vars": variables,
+            "now": self.now().isoformat(),
+            "trigger": RunState.from_json(self.row.state).trigger,
+        }
+        if self.row.record_id is not None:
+            record = self._load()
+            base = record_dict(self.uow, record)
+            context["record"] = base
+            context.update(related(self.uow, record, base["associations"]))
+        return context
+
+
+def _calendar(uow: UnitOfWork, workspace_id: int) -> cal.WorkCalendar:
+    workspace = uow.workspaces.get(workspace_id)
+    return cal.WorkCalendar.from_settings(workspace.settings if workspace else {})
+
+
+def _waits_on_record(version: Version, state: RunState) -> bool:
+    step = version.graph.steps.get(state.cursor or "")
+    return step is not None and step.type == "wait_until"
+
+
+def _retry_at(
+    version: Version,
+    outcome: Outcome,
+    attempts: int,
+    now: datetime,
+) -> datetime | None:
+    """Exponential backoff for retryable failures, until the step's attempts run out."""
+    step = version.graph.steps.get(outcome.failed_step or "")
+    if not outcome.retryable or not isinstance(step, ActionStep):
+        return None
+    if attempts >= step.retry.max_attempts:
+        return None
+    first = parse_duration(step.retry.initial_backoff).approximate_seconds
+    ceiling = parse_duration(step.retry.max_backoff).approximate_seconds
+    return now + timedelta(seconds=min(first * 2 ** (attempts - 1), ceiling))
