@@ -71,14 +71,30 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     demo: Annotated[bool, typer.Option(help="Create a demo workspace on first start")] = True,
+    virtual_clock: Annotated[
+        bool,
+        typer.Option(
+            "--virtual-clock",
+            help="Rehearse in virtual time: the owner moves the clock with "
+            "POST /api/v1/admin/clock/advance. Never for production.",
+        ),
+    ] = False,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            help="Run a worker inside the server (default: on with SQLite, off otherwise)"
+        ),
+    ] = None,
 ) -> None:
-    """Run the API (and, in embedded SQLite mode, apply migrations first)."""
+    """Run the API with an embedded worker (and, on SQLite, apply migrations first)."""
     import uvicorn
 
     from stageflow.entrypoints.api.app import create_app
     from stageflow.services.demo import create_demo_workspace
 
     settings = Settings()
+    if virtual_clock:
+        settings = settings.model_copy(update={"virtual_clock": True})
     app = bootstrap(settings, migrate=settings.embedded)
     if not settings.embedded:
         _check_schema_current(settings)
@@ -91,9 +107,39 @@ def serve(
         _print_credentials(settings, new.workspace.slug, password, new.token)
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"stageflow {__version__} on [bold]{url}[/bold] — API docs at {url}/docs")
+    if settings.virtual_clock:
+        console.print(
+            f"[yellow]virtual clock[/yellow]: time stands at {app.clock.now()} until "
+            "the owner advances it"
+        )
+    run_worker = settings.embedded if worker is None else worker
     uvicorn.run(
-        create_app(app), host=host or settings.host, port=port or settings.port, log_level="info"
+        create_app(app, run_worker=run_worker),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
     )
+
+
+@cli.command("worker")
+def worker_command(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Runs claimed per batch")
+    ] = 200,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls when idle")] = 0.5,
+) -> None:
+    """Run a standalone worker (start several on PostgreSQL to scale out)."""
+    import signal
+    import threading
+
+    app = bootstrap(Settings())
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    name = f"worker-{os.getpid()}"
+    console.print(f"{name}: claiming due runs in batches of {batch_size}")
+    app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
+    console.print(f"{name}: stopped")
 
 
 def _check_schema_current(settings: Settings) -> None:

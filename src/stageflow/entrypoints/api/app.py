@@ -4,6 +4,9 @@ with a stack trace."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +17,7 @@ from starlette.exceptions import HTTPException
 from stageflow import __version__
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
-from stageflow.entrypoints.api.routes import activities, pipelines, records, users
+from stageflow.entrypoints.api.routes import activities, automations, pipelines, records, users
 
 log = logging.getLogger("stageflow.api")
 
@@ -26,16 +29,37 @@ Lists are newest first; pass `next_cursor` back as `cursor` for the next page.
 """
 
 
-def create_app(app: App) -> FastAPI:
+def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
+    """The ASGI app; ``run_worker`` runs a worker thread inside it (embedded mode)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            worker = app.worker(name="embedded")
+            thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="stageflow-worker", daemon=True
+            )
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            app.enroller.work_available.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
     api = FastAPI(
         title="stageflow",
         version=__version__,
         description=DESCRIPTION,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     api.state.stageflow = app
-    for module in (records, activities, pipelines, users):
+    for module in (records, activities, pipelines, users, automations):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)
 

@@ -227,6 +227,7 @@ class RunRepository:
                 select(
                     t.runs.c.id,
                     t.runs.c.record_id,
+                    t.runs.c.version_id,
                     t.runs.c.bound_stage_id,
                     t.runs.c.wait_event,
                     t.runs.c.state,
