@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -51,9 +51,9 @@ class CrmPort(Protocol):
         """The record as a template/condition sees it (``id``, ``name``, fields…)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class ActionContext:
-    """Everything one action execution sees."""
+    """Everything one action execution sees. The template context is built on first use."""
 
     workspace_id: int
     record_id: int | None
@@ -63,7 +63,14 @@ class ActionContext:
     variables: dict[str, Any]
     calendar: WorkCalendar
     crm: CrmPort
-    template_context: Mapping[str, Any]
+    template_context_factory: Callable[[], Mapping[str, Any]]
+    _template_context: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def template_context(self) -> Mapping[str, Any]:
+        if self._template_context is None:
+            self._template_context = self.template_context_factory()
+        return self._template_context
 
     def render(self, source: str) -> str:
         from stageflow.automation.templates import render

@@ -31,23 +31,21 @@ def field_definitions(
     uow: UnitOfWork, workspace_id: int, object_type: ObjectType
 ) -> dict[str, FieldDef]:
     """Built-in and custom fields of an object type, by key."""
-    definitions = {f.key: f for f in BUILTIN_FIELDS[object_type]}
-    definitions.update({f.key: f for f in uow.fields.custom(workspace_id, object_type)})
-    return definitions
+
+    def load() -> dict[str, FieldDef]:
+        definitions = {f.key: f for f in BUILTIN_FIELDS[object_type]}
+        definitions.update({f.key: f for f in uow.fields.custom(workspace_id, object_type)})
+        return definitions
+
+    return uow.memo(("fields", workspace_id, object_type), load)
 
 
 def field_context(uow: UnitOfWork, workspace_id: int) -> FieldContext:
-    user_ids: set[int] | None = None
-
     def user_exists(user_id: int) -> bool:
-        nonlocal user_ids
-        if user_ids is None:
-            user_ids = uow.users.ids(workspace_id)
-        return user_id in user_ids
+        return user_id in uow.memo(("users", workspace_id), lambda: uow.users.ids(workspace_id))
 
-    return FieldContext(
-        picklist_options=uow.picklists.values(workspace_id), user_exists=user_exists
-    )
+    picklists = uow.memo(("picklists", workspace_id), lambda: uow.picklists.values(workspace_id))
+    return FieldContext(picklist_options=picklists, user_exists=user_exists)
 
 
 def create_record(
@@ -140,7 +138,7 @@ def move_record(
         )
     stage = pipeline.stage(cmd.stage_id)
     assert stage is not None and pipeline.id is not None
-    from_kind = uow.pipelines.stage_kind(principal.workspace_id, record.stage_id)
+    from_kind = _stage_kind(uow, principal.workspace_id, object_type, record.stage_id)
     if record.move(
         pipeline.id,
         cmd.stage_id,
@@ -291,7 +289,10 @@ def _initial_stage(
             )
         pipeline = found
     else:
-        default = uow.pipelines.default_for(workspace_id, object_type)
+        default = uow.memo(
+            ("default_pipeline", workspace_id, object_type),
+            lambda: uow.pipelines.default_for(workspace_id, object_type),
+        )
         if default is None:
             raise ValidationFailed(
                 f"there is no default {object_type.value} pipeline; give pipeline_id",
@@ -303,10 +304,23 @@ def _initial_stage(
     return pipeline, stage.id
 
 
+def _stage_kind(
+    uow: UnitOfWork, workspace_id: int, object_type: ObjectType, stage_id: int | None
+) -> str | None:
+    if stage_id is None:
+        return None
+    stage = _pipeline_of_stage(uow, workspace_id, object_type, stage_id).stage(stage_id)
+    return stage.kind.value if stage else None
+
+
 def _pipeline_of_stage(
     uow: UnitOfWork, workspace_id: int, object_type: ObjectType, stage_id: int
 ) -> Pipeline:
-    for pipeline in uow.pipelines.list(workspace_id, object_type):
+    pipelines = uow.memo(
+        ("pipelines", workspace_id, object_type),
+        lambda: uow.pipelines.list(workspace_id, object_type),
+    )
+    for pipeline in pipelines:
         if pipeline.stage(stage_id) is not None:
             return pipeline
     raise ValidationFailed(

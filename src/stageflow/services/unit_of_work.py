@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
@@ -26,6 +26,8 @@ from stageflow.adapters.db.repositories.workspaces import (
 )
 from stageflow.domain.clock import Clock
 from stageflow.domain.events import Event
+
+T = TypeVar("T")
 
 
 class CommitHook(Protocol):
@@ -62,11 +64,14 @@ class UnitOfWork:
         *,
         read_only: bool = False,
         hook: CommitHook | None = None,
+        memoize: bool = False,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.read_only = read_only
         self.hook = hook
+        self.memoize = memoize
+        self._memo: dict[Hashable, Any] = {}
         self.runs_created = 0
         self._pending: list[Event] = []
         self._conn: Connection | None = None
@@ -126,6 +131,15 @@ class UnitOfWork:
             except BaseException:
                 del self._pending[mark:]
                 raise
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Workspace configuration read once per transaction when memoizing (the worker's
+        batches, which never change configuration); computed every time otherwise."""
+        if not self.memoize:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def emit(self, events: list[Event]) -> None:
         """Queue events to be written with this transaction; empties the given list."""

@@ -71,7 +71,7 @@ class Worker:
         self.name = name
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock, hook=self.enroller)
+        return UnitOfWork(self.engine, self.clock, hook=self.enroller, memoize=True)
 
     def tick(self) -> TickResult:
         """Claim one batch of due runs and execute it in one transaction."""
@@ -241,7 +241,7 @@ class RunPort:
                 variables=variables,
                 calendar=self.calendar,
                 crm=self.crm,
-                template_context=self._template_context(variables),
+                template_context_factory=lambda: self._template_context(variables),
             )
             with self.uow.savepoint():
                 output = action.run(context, settings)
