@@ -156,7 +156,7 @@ def _request(
     return api.client.request(method, "/api/v1" + path, **kwargs)
 
 
-def _assert_no_leak(response: Any, a: World) -> None:
+def _assert_no_leak(response: Any) -> None:
     assert MARK.lower() not in response.text.lower(), (
         f"the answer shows workspace A's data: {response.text}"
     )
@@ -284,7 +284,7 @@ def test_foreign_id_in_path_is_not_found(
     response = _request(world_b.api, method, url, body(world_a.ids, world_b.ids) if body else None)
     assert response.status_code == 404, f"{method} {url}: {response.status_code} {response.text}"
     assert response.json()["code"] == "not_found"
-    _assert_no_leak(response, world_a)
+    _assert_no_leak(response)
     assert _snapshot(world_a) == before, f"{method} {url} changed workspace A"
 
 
@@ -476,7 +476,7 @@ def test_foreign_id_in_body_is_rejected(
         assert error["field"] in fields, error
     else:
         assert error["code"] == "not_found"
-    _assert_no_leak(response, world_a)
+    _assert_no_leak(response)
     assert _snapshot(world_a) == before_a, f"{method} {url} changed workspace A"
     after_b = world_b.api.get("/deals")["items"], world_b.api.get("/contacts")["items"]
     assert after_b == before_b, f"a rejected {method} {url} changed workspace B"
@@ -542,7 +542,7 @@ def test_lists_never_show_the_other_workspace(
 ) -> None:
     response = _request(world_b.api, "GET", path, params=params(world_a.ids))
     assert response.status_code == 200, response.text
-    _assert_no_leak(response, world_a)
+    _assert_no_leak(response)
     a = world_a.ids
     foreign = {
         "/activities": {a["activity"]},

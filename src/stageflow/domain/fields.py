@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from stageflow.domain.errors import ValidationFailed
+from stageflow.domain.text import problem
 
 
 class FieldType(StrEnum):
@@ -25,6 +26,7 @@ class FieldType(StrEnum):
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_TEXT = 10_000
+MAX_EXACT = 2**53  # the largest integer every JSON reader keeps exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ def coerce(field: FieldDef, value: Any, ctx: FieldContext, path: str) -> Any:
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise ValidationFailed(f"'{path}' must be text", field=path)
+    issue = problem(value)
+    if issue:
+        raise ValidationFailed(f"'{path}' {issue}", field=path)
     if len(value) > MAX_TEXT:
         raise ValidationFailed(f"'{path}' is longer than {MAX_TEXT} characters", field=path)
     return value
@@ -96,6 +101,8 @@ def _text(value: Any, path: str) -> str:
 def _number(value: Any, path: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationFailed(f"'{path}' must be a number", field=path)
+    if isinstance(value, int) and abs(value) > MAX_EXACT:
+        raise ValidationFailed(f"'{path}' is out of range (at most {MAX_EXACT:,})", field=path)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationFailed(f"'{path}' must be a finite number", field=path)
     return value
@@ -122,7 +129,10 @@ def _datetime(value: Any, path: str) -> str:
                     f"'{path}' must carry a time zone offset (e.g. 2026-05-01T14:00:00Z)",
                     field=path,
                 )
-            return parsed.astimezone(UTC).isoformat()
+            try:
+                return parsed.astimezone(UTC).isoformat()
+            except OverflowError:
+                raise ValidationFailed(f"'{path}' is out of range", field=path) from None
     raise ValidationFailed(f"'{path}' must be an ISO 8601 datetime", field=path)
 
 

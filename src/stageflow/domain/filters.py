@@ -69,6 +69,9 @@ _adapter: TypeAdapter[Filter] = TypeAdapter(Filter)
 
 def parse_filter(raw: Any, *, field_name: str = "filter") -> Filter:
     """Parse and check a filter; errors name the offending part."""
+    from stageflow.domain.text import check_storable
+
+    check_storable(raw, field_name)
     try:
         node = _adapter.validate_python(raw)
     except ValidationError as exc:

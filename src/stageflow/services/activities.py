@@ -57,7 +57,8 @@ def update_activity(
     uow: UnitOfWork, principal: Principal, activity_id: int, cmd: UpdateActivity, actor: Actor
 ) -> Activity:
     activity = get_activity(uow, principal, activity_id)
-    get_editable(uow, principal, None, activity.record_id)
+    if activity.responsible_id != principal.user_id:
+        get_editable(uow, principal, None, activity.record_id)
     if cmd.version is not None and cmd.version != activity.version:
         raise StaleVersion(
             f"activity {activity_id} is at version {activity.version}, not {cmd.version}",
@@ -81,9 +82,12 @@ def update_activity(
 
 
 def get_activity(uow: UnitOfWork, principal: Principal, activity_id: int) -> Activity:
+    """An activity is visible with its record, and always to the user responsible for it."""
     activity = uow.activities.get(principal.workspace_id, activity_id)
     if activity is None:
         raise NotFound(f"activity {activity_id} not found")
+    if activity.responsible_id == principal.user_id:
+        return activity
     try:
         get_visible(uow, principal, None, activity.record_id)
     except NotFound:
@@ -105,6 +109,8 @@ def list_activities(
     check_limit(limit)
     where = []
     if record_id is not None:
+        if not 0 < record_id < 2**63:
+            raise NotFound(f"record {record_id} not found")
         get_visible(uow, principal, None, record_id)
         where.append(t.activities.c.record_id == record_id)
     elif not principal.has(Permission.RECORDS_READ_ALL):

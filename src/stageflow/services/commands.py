@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from stageflow.domain.activities import ActivityStatus, ActivityType, Direction
 from stageflow.domain.fields import FieldType
 from stageflow.domain.pipelines import StageKind
 from stageflow.domain.records import ObjectType
+from stageflow.domain.text import check_storable
 from stageflow.domain.users import Role
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _in_range(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the datetime is out of range") from None
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Command(BaseModel):
+    """Base of every input: unknown keys are refused, and so is text a database cannot store
+    (NUL characters, lone surrogates), wherever it hides."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        check_storable(data, "")
+        return data
 
 
 class CreateRecord(Command):
@@ -24,42 +48,42 @@ class CreateRecord(Command):
         description="Required except for contacts, whose name "
         "defaults to first + last name or email",
     )
-    owner_id: int | None = Field(None, description="Responsible user; defaults to the caller")
+    owner_id: Id | None = Field(None, description="Responsible user; defaults to the caller")
     source: str | None = Field(None, description="Source channel (picklist source_channel)")
-    pipeline_id: int | None = None
-    stage_id: int | None = Field(None, description="Defaults to the pipeline's first stage")
+    pipeline_id: Id | None = None
+    stage_id: Id | None = Field(None, description="Defaults to the pipeline's first stage")
     fields: dict[str, Any] = Field(
         default_factory=dict, description="Built-in and custom field values"
     )
-    associations: dict[ObjectType, list[int]] = Field(
+    associations: dict[ObjectType, list[Id]] = Field(
         default_factory=dict, description='Associated record ids by type, e.g. {"contact": [1]}'
     )
 
 
 class UpdateRecord(Command):
     name: str | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     source: str | None = None
     fields: dict[str, Any] | None = Field(None, description="Fields to set; null clears one")
-    associations: dict[ObjectType, list[int]] | None = Field(
+    associations: dict[ObjectType, list[Id]] | None = Field(
         None, description="Replaces the associations of each type given"
     )
     version: int | None = Field(None, description="The version you read; a stale one is 409")
 
 
 class MoveRecord(Command):
-    stage_id: int
-    pipeline_id: int | None = Field(None, description="Must be the stage's pipeline if given")
+    stage_id: Id
+    pipeline_id: Id | None = Field(None, description="Must be the stage's pipeline if given")
     version: int | None = None
 
 
 class CreateActivity(Command):
-    record_id: int
+    record_id: Id
     type: ActivityType
     subject: str = Field(min_length=1, max_length=500)
     description: str = Field("", max_length=10_000)
-    due_at: datetime | None = None
-    responsible_id: int | None = Field(None, description="Defaults to the record's owner")
+    due_at: Moment | None = Field(None, description="With a time zone offset")
+    responsible_id: Id | None = Field(None, description="Defaults to the record's owner")
     status: ActivityStatus | None = None
     outcome: str | None = None
     direction: Direction | None = None
@@ -69,8 +93,8 @@ class CreateActivity(Command):
 class UpdateActivity(Command):
     subject: str | None = Field(None, min_length=1, max_length=500)
     description: str | None = Field(None, max_length=10_000)
-    due_at: datetime | None = None
-    responsible_id: int | None = None
+    due_at: Moment | None = Field(None, description="With a time zone offset")
+    responsible_id: Id | None = None
     status: ActivityStatus | None = None
     outcome: str | None = None
     version: int | None = None
@@ -139,4 +163,4 @@ class UpdateUser(Command):
 
 class CreateToken(Command):
     name: str = Field(min_length=1, max_length=200)
-    user_id: int | None = Field(None, description="Defaults to the caller")
+    user_id: Id | None = Field(None, description="Defaults to the caller")

@@ -30,7 +30,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         prefix, _, value = raw.partition(":")
         if prefix != "id":
             raise ValueError(raw)
-        return int(value)
+        last_id = int(value)
+        if not 0 < last_id < 2**63:
+            raise ValueError(value)
+        return last_id
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("the cursor is not one this API gave out", field="cursor") from None
 

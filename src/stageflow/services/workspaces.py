@@ -127,7 +127,12 @@ def update_user(
     row = uow.users.get(principal.workspace_id, user_id)
     if row is None:
         raise NotFound(f"user {user_id} not found")
+    if Role(row.role) is Role.OWNER and principal.role is not Role.OWNER:
+        raise PermissionDenied("only an owner can change an owner")
     values: dict[str, Any] = cmd.model_dump(exclude_unset=True)
+    for key, value in values.items():
+        if value is None:
+            raise ValidationFailed(f"'{key}' cannot be null", field=key)
     if "permissions" in values:
         values["permissions"] = sorted({p.value for p in parse_permissions(values["permissions"])})
     if "role" in values:
@@ -178,6 +183,27 @@ def create_token(
         ]
     )
     return secret
+
+
+ROLE_RANK = {Role.AGENT: 0, Role.MANAGER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+def issue_token(
+    uow: UnitOfWork, principal: Principal, user_id: int, cmd: CreateToken, actor: Actor
+) -> str:
+    """A token for yourself, or — with 'tokens.manage' — for a user who does not outrank you:
+    a token is the user's whole authority, so minting one for an owner would make an admin
+    an owner."""
+    if user_id != principal.user_id:
+        principal.require(Permission.TOKENS_MANAGE)
+        target = uow.users.get(principal.workspace_id, user_id)
+        if target is None:
+            raise NotFound(f"user {user_id} not found", field="user_id")
+        if ROLE_RANK[Role(target.role)] > ROLE_RANK[principal.role]:
+            raise PermissionDenied(
+                f"a {principal.role.value} cannot create tokens for a {target.role}"
+            )
+    return create_token(uow, principal.workspace_id, user_id, cmd, actor)
 
 
 def authenticate(uow: UnitOfWork, token: str) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -67,7 +68,7 @@ def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bo
         case Op.NOT_IN:
             return or_(column.not_in([value_of(v) for v in value]), column.is_(None))
         case Op.CONTAINS | Op.NOT_CONTAINS | Op.STARTS_WITH:
-            pattern = _escape(str(value).lower())
+            pattern = _escape(value_of(value).lower() if is_text else str(value).lower())
             pattern = pattern + "%" if c.op is Op.STARTS_WITH else f"%{pattern}%"
             match_ = and_(present, func.lower(column).like(pattern, escape="\\"))
             return not_(match_) if c.op is Op.NOT_CONTAINS else match_
@@ -87,10 +88,13 @@ def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bo
 
 
 def _resolve(name: str, fields: Mapping[str, FieldDef]) -> tuple[Any, bool, Any]:
+    """The SQL expression for a field, whether it is text, and a checker for its values."""
     if name in _COLUMNS:
         if name in _DATETIME_COLUMNS:
             return _COLUMNS[name], False, _as_datetime(name)
-        return _COLUMNS[name], name in _TEXT_COLUMNS, lambda v: v
+        if name in _TEXT_COLUMNS:
+            return _COLUMNS[name], True, _of_text(name)
+        return _COLUMNS[name], False, _of_id(name)
     key = name.removeprefix("fields.")
     definition = fields.get(key)
     if definition is None:
@@ -98,15 +102,63 @@ def _resolve(name: str, fields: Mapping[str, FieldDef]) -> tuple[Any, bool, Any]
     element = t.records.c.fields[key]
     match definition.type:
         case FieldType.NUMBER:
-            return element.as_float(), False, lambda v: v
+            return element.as_float(), False, _of_number(name)
         case FieldType.BOOL:
-            return element.as_boolean(), False, lambda v: v
+            return element.as_boolean(), False, _of_bool(name)
         case FieldType.USER:
-            return element.as_integer(), False, lambda v: v
+            return element.as_integer(), False, _of_id(name)
         case FieldType.DATETIME:
             return element.as_string(), False, _iso_datetime(name)
         case _:
-            return element.as_string(), True, lambda v: v
+            return element.as_string(), True, _of_text(name)
+
+
+def _wrong(name: str, wanted: str) -> ValidationFailed:
+    return ValidationFailed(f"filter: '{name}' is compared with {wanted}", field="filter")
+
+
+def _of_text(name: str) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _wrong(name, "something that is not text")
+        return value
+
+    return check
+
+
+def _of_number(name: str) -> Any:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _wrong(name, "something that is not a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _wrong(name, "a number out of range") from None
+        if not math.isfinite(number):
+            raise _wrong(name, "a number out of range")
+        return number
+
+    return check
+
+
+def _of_id(name: str) -> Any:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _wrong(name, "something that is not an id")
+        if not 0 < value < 2**63:
+            raise _wrong(name, "an id out of range")
+        return value
+
+    return check
+
+
+def _of_bool(name: str) -> Any:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise _wrong(name, "something that is not true or false")
+        return value
+
+    return check
 
 
 def _as_datetime(name: str) -> Any:
@@ -117,6 +169,10 @@ def _as_datetime(name: str) -> Any:
             raise ValidationFailed(f"'{name}' needs an ISO 8601 datetime", field="filter") from None
         if parsed.tzinfo is None:
             raise ValidationFailed(f"'{name}' needs a datetime with a time zone", field="filter")
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise _wrong(name, "a datetime out of range") from None
         return parsed
 
     return convert

@@ -4,6 +4,7 @@ with a stack trace."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from stageflow import __version__
@@ -83,6 +84,18 @@ def error(status: int, code: str, message: str, field: str | None = None) -> JSO
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API offers for this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(
+            r"\{[^}/]+\}", "[^/]+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+        )
+        if re.fullmatch(pattern, request.url.path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
+
+
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(StageflowError)
     async def stageflow_error(_: Request, exc: StageflowError) -> JSONResponse:
@@ -96,6 +109,8 @@ def _install_error_handlers(api: FastAPI) -> None:
         first = exc.errors()[0]
         location = [str(p) for p in first.get("loc", ())]
         where = location[0] if location else "body"
+        if where == "path":
+            return error(404, "not_found", "no such resource (the id in the path is not valid)")
         field = ".".join(location[1:]) or None
         message = first.get("msg", "invalid request")
         if first.get("type") == "json_invalid":
@@ -105,14 +120,31 @@ def _install_error_handlers(api: FastAPI) -> None:
         return error(422, "invalid_request", f"{message} (in {where})", field)
 
     @api.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
             401: "unauthenticated",
             403: "permission_denied",
         }
-        return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        response = error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
+
+    @api.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        log.warning("value refused by the database: %s", exc.orig)
+        return error(422, "validation_error", "a value is out of range or cannot be stored")
+
+    @api.exception_handler(OverflowError)
+    async def overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        return error(422, "validation_error", "a number is out of range")
+
+    @api.exception_handler(UnicodeError)
+    async def unicode_error(_: Request, exc: UnicodeError) -> JSONResponse:
+        return error(422, "validation_error", "the text contains characters that are not valid")
 
     @api.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stageflow.bootstrap import App
@@ -13,6 +14,11 @@ from stageflow.domain.events import Actor
 from stageflow.domain.users import Principal
 from stageflow.services.unit_of_work import UnitOfWork
 from stageflow.services.workspaces import actor_for, authenticate
+
+MAX_ID = 2**63 - 1
+# Ids in paths: anything out of range simply does not exist (404).
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `stageflow token create`")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from stageflow.domain.activities import ActivityStatus, ActivityType
-from stageflow.entrypoints.api.deps import Caller, get_caller
+from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import ActivityOut, PageOut
 from stageflow.services import activities as service
 from stageflow.services.commands import CreateActivity, UpdateActivity
@@ -25,7 +25,7 @@ def log_activity(cmd: CreateActivity, caller: Caller = Depends(get_caller)) -> A
 def list_activities(
     caller: Caller = Depends(get_caller),
     record_id: int | None = None,
-    responsible_id: int | None = None,
+    responsible_id: OptionalQueryId = None,
     status: ActivityStatus | None = None,
     type: ActivityType | None = None,
     cursor: str | None = None,
@@ -48,14 +48,14 @@ def list_activities(
 
 
 @router.get("/{activity_id}", summary="Read an activity")
-def get_activity(activity_id: int, caller: Caller = Depends(get_caller)) -> ActivityOut:
+def get_activity(activity_id: PathId, caller: Caller = Depends(get_caller)) -> ActivityOut:
     with caller.uow(read_only=True) as uow:
         return ActivityOut.of(service.get_activity(uow, caller.principal, activity_id))
 
 
 @router.patch("/{activity_id}", summary="Update or complete an activity")
 def update_activity(
-    activity_id: int, cmd: UpdateActivity, caller: Caller = Depends(get_caller)
+    activity_id: PathId, cmd: UpdateActivity, caller: Caller = Depends(get_caller)
 ) -> ActivityOut:
     with caller.uow() as uow:
         activity = service.update_activity(uow, caller.principal, activity_id, cmd, caller.actor)

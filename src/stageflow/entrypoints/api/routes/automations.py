@@ -13,7 +13,7 @@ from stageflow.actions import registry
 from stageflow.domain.clock import VirtualClock
 from stageflow.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from stageflow.domain.filters import parse_filter
-from stageflow.entrypoints.api.deps import Caller, get_caller
+from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import PageOut
 from stageflow.services import automations as service
 from stageflow.services import runs as run_service
@@ -120,14 +120,14 @@ def create_automation(
 
 
 @router.get("/automations/{automation_id}", tags=A, summary="Read an automation")
-def get_automation(automation_id: int, caller: Caller = Depends(get_caller)) -> AutomationOut:
+def get_automation(automation_id: PathId, caller: Caller = Depends(get_caller)) -> AutomationOut:
     with caller.uow(read_only=True) as uow:
         return _out(uow, caller, automation_id)
 
 
 @router.patch("/automations/{automation_id}", tags=A, summary="Edit the draft")
 def update_automation(
-    automation_id: int, cmd: service.UpdateAutomation, caller: Caller = Depends(get_caller)
+    automation_id: PathId, cmd: service.UpdateAutomation, caller: Caller = Depends(get_caller)
 ) -> AutomationOut:
     with caller.uow() as uow:
         service.update_automation(uow, caller.principal, automation_id, cmd, caller.actor)
@@ -141,7 +141,7 @@ def update_automation(
     tags=A,
     summary="Publish the draft as a new immutable version",
 )
-def publish(automation_id: int, caller: Caller = Depends(get_caller)) -> AutomationOut:
+def publish(automation_id: PathId, caller: Caller = Depends(get_caller)) -> AutomationOut:
     with caller.uow() as uow:
         service.publish(uow, caller.principal, automation_id, caller.actor)
         out = _out(uow, caller, automation_id)
@@ -155,7 +155,7 @@ def publish(automation_id: int, caller: Caller = Depends(get_caller)) -> Automat
     summary="A published version's definition",
 )
 def get_version(
-    automation_id: int, number: int, caller: Caller = Depends(get_caller)
+    automation_id: PathId, number: PathId, caller: Caller = Depends(get_caller)
 ) -> dict[str, Any]:
     with caller.uow(read_only=True) as uow:
         service.get_automation(uow, caller.principal, automation_id)
@@ -171,7 +171,7 @@ def get_version(
 
 
 def _status_route(status: str, summary: str) -> None:
-    def change(automation_id: int, caller: Caller = Depends(get_caller)) -> AutomationOut:
+    def change(automation_id: PathId, caller: Caller = Depends(get_caller)) -> AutomationOut:
         with caller.uow() as uow:
             service.set_status(uow, caller.principal, automation_id, status)
             out = _out(uow, caller, automation_id)
@@ -200,7 +200,7 @@ _status_route("archived", "Archive: like pause, and it cannot be published again
     summary="Start for records (manual trigger): record_ids or a segment filter",
 )
 def start(
-    automation_id: int, body: StartIn, caller: Caller = Depends(get_caller)
+    automation_id: PathId, body: StartIn, caller: Caller = Depends(get_caller)
 ) -> dict[str, int]:
     segment = parse_filter(body.segment, field_name="segment") if body.segment else None
     with caller.uow() as uow:
@@ -216,7 +216,7 @@ def start(
     return {"started": started}
 
 
-def _out(uow: Any, caller: Caller, automation_id: int) -> AutomationOut:
+def _out(uow: Any, caller: Caller, automation_id: PathId) -> AutomationOut:
     row = service.get_automation(uow, caller.principal, automation_id)
     return AutomationOut.of(row, uow.automations.versions(automation_id))
 
@@ -311,8 +311,8 @@ class SkipOut(BaseModel):
 @router.get("/runs", tags=R, summary="Runs, newest first (filter by record, automation, status)")
 def list_runs(
     caller: Caller = Depends(get_caller),
-    record: int | None = None,
-    automation: int | None = None,
+    record: OptionalQueryId = None,
+    automation: OptionalQueryId = None,
     status: str | None = None,
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=200),
@@ -355,14 +355,14 @@ def list_skips(
 
 
 @router.get("/runs/{run_id}", tags=R, summary="A run with every step")
-def get_run(run_id: int, caller: Caller = Depends(get_caller)) -> RunOut:
+def get_run(run_id: PathId, caller: Caller = Depends(get_caller)) -> RunOut:
     with caller.uow(read_only=True) as uow:
         row = run_service.get_run(uow, caller.principal, run_id)
         return RunOut.of(row, uow.runs.steps(run_id))
 
 
 @router.post("/runs/{run_id}/retry", tags=R, summary="Retry a failed run from its failed step")
-def retry_run(run_id: int, caller: Caller = Depends(get_caller)) -> RunOut:
+def retry_run(run_id: PathId, caller: Caller = Depends(get_caller)) -> RunOut:
     with caller.uow() as uow:
         run_service.retry(uow, caller.principal, run_id)
         out = RunOut.of(run_service.get_run(uow, caller.principal, run_id))
@@ -371,7 +371,7 @@ def retry_run(run_id: int, caller: Caller = Depends(get_caller)) -> RunOut:
 
 
 @router.post("/runs/{run_id}/cancel", tags=R, summary="Cancel a waiting run")
-def cancel_run(run_id: int, caller: Caller = Depends(get_caller)) -> Response:
+def cancel_run(run_id: PathId, caller: Caller = Depends(get_caller)) -> Response:
     with caller.uow() as uow:
         run_service.cancel(uow, caller.principal, run_id)
         uow.commit()

@@ -7,7 +7,7 @@ from enum import Enum
 from fastapi import APIRouter, Depends, Response
 
 from stageflow.domain.records import ObjectType
-from stageflow.entrypoints.api.deps import Caller, get_caller
+from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import FieldOut, PipelineOut, StageOut
 from stageflow.services import pipelines as service
 from stageflow.services.commands import (
@@ -43,14 +43,14 @@ def create_pipeline(cmd: CreatePipeline, caller: Caller = Depends(get_caller)) -
 
 
 @router.get("/pipelines/{pipeline_id}", tags=P, summary="Read a pipeline")
-def get_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> PipelineOut:
+def get_pipeline(pipeline_id: PathId, caller: Caller = Depends(get_caller)) -> PipelineOut:
     with caller.uow(read_only=True) as uow:
         return PipelineOut.of(service.get_pipeline(uow, caller.principal, pipeline_id))
 
 
 @router.patch("/pipelines/{pipeline_id}", tags=P, summary="Rename or make default")
 def update_pipeline(
-    pipeline_id: int, cmd: UpdatePipeline, caller: Caller = Depends(get_caller)
+    pipeline_id: PathId, cmd: UpdatePipeline, caller: Caller = Depends(get_caller)
 ) -> PipelineOut:
     with caller.uow() as uow:
         pipeline = service.update_pipeline(uow, caller.principal, pipeline_id, cmd, caller.actor)
@@ -64,7 +64,7 @@ def update_pipeline(
     status_code=204,
     summary="Delete an empty, non-default pipeline",
 )
-def delete_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> Response:
+def delete_pipeline(pipeline_id: PathId, caller: Caller = Depends(get_caller)) -> Response:
     with caller.uow() as uow:
         service.delete_pipeline(uow, caller.principal, pipeline_id, caller.actor)
         uow.commit()
@@ -72,7 +72,9 @@ def delete_pipeline(pipeline_id: int, caller: Caller = Depends(get_caller)) -> R
 
 
 @router.post("/pipelines/{pipeline_id}/stages", tags=P, status_code=201, summary="Add a stage")
-def add_stage(pipeline_id: int, cmd: CreateStage, caller: Caller = Depends(get_caller)) -> StageOut:
+def add_stage(
+    pipeline_id: PathId, cmd: CreateStage, caller: Caller = Depends(get_caller)
+) -> StageOut:
     with caller.uow() as uow:
         stage = service.add_stage(uow, caller.principal, pipeline_id, cmd, caller.actor)
         uow.commit()
@@ -86,7 +88,7 @@ def add_stage(pipeline_id: int, cmd: CreateStage, caller: Caller = Depends(get_c
     summary="Rename, re-kind or reorder a stage",
 )
 def update_stage(
-    pipeline_id: int, stage_id: int, cmd: UpdateStage, caller: Caller = Depends(get_caller)
+    pipeline_id: PathId, stage_id: PathId, cmd: UpdateStage, caller: Caller = Depends(get_caller)
 ) -> StageOut:
     with caller.uow() as uow:
         stage = service.update_stage(
@@ -102,7 +104,9 @@ def update_stage(
     status_code=204,
     summary="Delete a stage no record is in",
 )
-def delete_stage(pipeline_id: int, stage_id: int, caller: Caller = Depends(get_caller)) -> Response:
+def delete_stage(
+    pipeline_id: PathId, stage_id: PathId, caller: Caller = Depends(get_caller)
+) -> Response:
     with caller.uow() as uow:
         service.delete_stage(uow, caller.principal, pipeline_id, stage_id, caller.actor)
         uow.commit()

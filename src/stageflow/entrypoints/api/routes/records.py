@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.filters import Filter, parse_filter
 from stageflow.domain.records import ObjectType, Record
-from stageflow.entrypoints.api.deps import Caller, get_caller
+from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import EventOut, PageOut, RecordOut
 from stageflow.services import records as service
 from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
@@ -64,9 +64,9 @@ def _register(object_type: ObjectType) -> None:
             '{"all": [{"field": "amount", "op": "gt", '
             '"value": 1000}]}',
         ),
-        stage_id: int | None = None,
-        pipeline_id: int | None = None,
-        owner_id: int | None = None,
+        stage_id: OptionalQueryId = None,
+        pipeline_id: OptionalQueryId = None,
+        owner_id: OptionalQueryId = None,
         cursor: str | None = None,
         limit: int = Query(50, ge=1, le=200),
     ) -> PageOut[RecordOut]:
@@ -86,14 +86,14 @@ def _register(object_type: ObjectType) -> None:
                 items=records_out(uow, page.items), next_cursor=page.next_cursor
             )
 
-    def get(record_id: int, caller: Caller = Depends(get_caller)) -> RecordOut:
+    def get(record_id: PathId, caller: Caller = Depends(get_caller)) -> RecordOut:
         with caller.uow(read_only=True) as uow:
             return record_out(
                 uow, service.get_visible(uow, caller.principal, object_type, record_id)
             )
 
     def update(
-        record_id: int, cmd: UpdateRecord, caller: Caller = Depends(get_caller)
+        record_id: PathId, cmd: UpdateRecord, caller: Caller = Depends(get_caller)
     ) -> RecordOut:
         with caller.uow() as uow:
             record = service.update_record(
@@ -103,13 +103,13 @@ def _register(object_type: ObjectType) -> None:
             uow.commit()
         return out
 
-    def delete(record_id: int, caller: Caller = Depends(get_caller)) -> Response:
+    def delete(record_id: PathId, caller: Caller = Depends(get_caller)) -> Response:
         with caller.uow() as uow:
             service.delete_record(uow, caller.principal, object_type, record_id, caller.actor)
             uow.commit()
         return Response(status_code=204)
 
-    def move(record_id: int, cmd: MoveRecord, caller: Caller = Depends(get_caller)) -> RecordOut:
+    def move(record_id: PathId, cmd: MoveRecord, caller: Caller = Depends(get_caller)) -> RecordOut:
         with caller.uow() as uow:
             record = service.move_record(
                 uow, caller.principal, object_type, record_id, cmd, caller.actor
@@ -119,7 +119,7 @@ def _register(object_type: ObjectType) -> None:
         return out
 
     def timeline(
-        record_id: int,
+        record_id: PathId,
         caller: Caller = Depends(get_caller),
         cursor: str | None = None,
         limit: int = Query(50, ge=1, le=200),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from stageflow.domain.errors import NotFound
 from stageflow.domain.users import Permission
-from stageflow.entrypoints.api.deps import Caller, get_caller
+from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import NewTokenOut, TokenOut, UserOut
 from stageflow.services import workspaces as service
 from stageflow.services.commands import CreateToken, CreateUser, UpdateUser
@@ -51,7 +51,7 @@ def create_user(cmd: CreateUser, caller: Caller = Depends(get_caller)) -> UserOu
 
 
 @router.get("/users/{user_id}", tags=U, summary="Read a user")
-def get_user(user_id: int, caller: Caller = Depends(get_caller)) -> UserOut:
+def get_user(user_id: PathId, caller: Caller = Depends(get_caller)) -> UserOut:
     with caller.uow(read_only=True) as uow:
         row = uow.users.get(caller.workspace_id, user_id)
     if row is None:
@@ -60,7 +60,7 @@ def get_user(user_id: int, caller: Caller = Depends(get_caller)) -> UserOut:
 
 
 @router.patch("/users/{user_id}", tags=U, summary="Change a user's role, permissions or status")
-def update_user(user_id: int, cmd: UpdateUser, caller: Caller = Depends(get_caller)) -> UserOut:
+def update_user(user_id: PathId, cmd: UpdateUser, caller: Caller = Depends(get_caller)) -> UserOut:
     with caller.uow() as uow:
         service.update_user(uow, caller.principal, user_id, cmd, caller.actor)
         row = uow.users.get(caller.workspace_id, user_id)
@@ -80,16 +80,14 @@ def list_tokens(caller: Caller = Depends(get_caller)) -> list[TokenOut]:
 @router.post("/tokens", tags=U, status_code=201, summary="Create an API token")
 def create_token(cmd: CreateToken, caller: Caller = Depends(get_caller)) -> NewTokenOut:
     user_id = cmd.user_id if cmd.user_id is not None else caller.principal.user_id
-    if user_id != caller.principal.user_id:
-        caller.principal.require(Permission.TOKENS_MANAGE)
     with caller.uow() as uow:
-        secret = service.create_token(uow, caller.workspace_id, user_id, cmd, caller.actor)
+        secret = service.issue_token(uow, caller.principal, user_id, cmd, caller.actor)
         uow.commit()
     return NewTokenOut(token=secret, user_id=user_id)
 
 
 @router.delete("/tokens/{token_id}", tags=U, status_code=204, summary="Revoke an API token")
-def revoke_token(token_id: int, caller: Caller = Depends(get_caller)) -> Response:
+def revoke_token(token_id: PathId, caller: Caller = Depends(get_caller)) -> Response:
     with caller.uow() as uow:
         service.revoke_token(uow, caller.principal, token_id, caller.actor)
         uow.commit()
