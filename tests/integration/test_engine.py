@@ -412,3 +412,94 @@ def test_deleting_the_record_cancels_its_waiting_runs(engine: Engine) -> None:
     engine.advance("P31D")
     (run,) = engine.runs(automation)
     assert run.status == "cancelled" and run.error == "the record was deleted"
+
+
+def test_date_reached_fires_a_day_before_and_follows_date_changes(engine: Engine) -> None:
+    engine.clock.set(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    automation = engine.publish(
+        {
+            "trigger": {
+                "type": "date_reached",
+                "object_type": "deal",
+                "field": "close_date",
+                "offset": "-P1D",
+                "at_time": "09:00",
+            },
+            "steps": [set_field("remind", currency="EUR")],
+        }
+    )
+    moved = engine.create("deal", name="Moved", fields={"close_date": "2026-03-10"})
+    kept = engine.create("deal", name="Kept", fields={"close_date": "2026-03-05"})
+    engine.create("deal", name="No date")
+    engine.create("deal", name="Past", fields={"close_date": "2026-02-01"})
+    engine.update(moved, fields={"close_date": "2026-03-20"})
+    engine.advance("P5D")
+    assert engine.record(kept).fields.get("currency") == "EUR"
+    assert engine.record(moved).fields.get("currency") is None
+    engine.advance("P20D")
+    assert engine.record(moved).fields.get("currency") == "EUR"
+    runs = engine.runs(automation)
+    by_status = sorted((r.record_id, r.status) for r in runs)
+    assert by_status == sorted([(kept, "completed"), (moved, "cancelled"), (moved, "completed")])
+    cancelled = next(r for r in runs if r.status == "cancelled")
+    assert "date changed" in cancelled.error
+    fired = next(r for r in runs if r.record_id == kept)
+    assert fired.finished_at == datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def test_publishing_a_date_trigger_arms_existing_records(engine: Engine) -> None:
+    engine.clock.set(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    deal = engine.create("deal", name="Earlier", fields={"close_date": "2026-03-03"})
+    automation = engine.publish(
+        {
+            "trigger": {"type": "date_reached", "object_type": "deal", "field": "close_date"},
+            "steps": [set_field("remind", currency="EUR")],
+        }
+    )
+    (run,) = engine.runs(automation)
+    assert run.wake_at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+    engine.advance("P3D")
+    assert engine.record(deal).fields["currency"] == "EUR"
+
+
+def test_schedule_enrolls_its_segment_each_time_and_catches_up_once(engine: Engine) -> None:
+    from stageflow.services import automations
+
+    engine.clock.set(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # a Monday
+    big = engine.create("deal", name="Big", fields={"amount": 5000})
+    engine.create("deal", name="Small", fields={"amount": 5})
+    automation = engine.publish(
+        {
+            "trigger": {
+                "type": "schedule",
+                "cron": "0 9 * * 1-5",
+                "object_type": "deal",
+                "segment": {"field": "amount", "op": "gt", "value": 1000},
+            },
+            "steps": [set_field("touch", probability="{{ (record.probability or 0) + 1 }}")],
+        }
+    )
+    engine.advance("PT3H")  # Monday 09:00 fires
+    assert engine.record(big).fields["probability"] == 1
+    engine.advance("P4D")  # Tuesday to Friday
+    assert engine.record(big).fields["probability"] == 5
+    engine.advance("P2D")  # the weekend: nothing
+    assert engine.record(big).fields["probability"] == 5
+    ticks = [r for r in engine.runs(automation) if r.record_id is None]
+    assert [r.status for r in ticks].count("completed") == 5
+    assert [r.status for r in ticks].count("waiting") == 1
+
+    with engine.app.uow() as uow:
+        automations.set_status(uow, engine.principal, automation, "paused")
+        uow.commit()
+    engine.advance("P7D")
+    assert engine.record(big).fields["probability"] == 5
+    with engine.app.uow() as uow:
+        automations.set_status(uow, engine.principal, automation, "active")
+        uow.commit()
+    engine.clock.advance(timedelta(days=3))  # no worker ran meanwhile: ticks fall due
+    engine.run_due()
+    assert engine.record(big).fields["probability"] == 6, "missed ticks fire once, late"
+    late = [r for r in engine.runs(automation) if r.record_id is None and r.status == "completed"]
+    output = engine.steps(late[-1].id)[0].output
+    assert output["late_by_seconds"] > 0 and output["enrolled"] == 1

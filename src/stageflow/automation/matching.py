@@ -59,6 +59,8 @@ def _trigger_key(trigger: Any, event_type: str) -> Hashable:
         return ("from", trigger.stage_id)
     if trigger.type == "field_changed":
         return ("field", trigger.field)
+    if trigger.type == "date_reached" and event_type == "FieldChanged":
+        return ("field", trigger.field)
     return None
 
 
@@ -137,9 +139,21 @@ def matches(trigger: Any, event: Event) -> bool:
             return _same(trigger.to_stage, data.get("to_stage")) and _same(
                 trigger.from_stage, data.get("from_stage")
             )
+        case "date_reached":
+            return date_value(trigger, event) is not None
         case "lead_disqualified":
             return not trigger.reasons or data.get("reason") in trigger.reasons
     return False
+
+
+def date_value(trigger: Any, event: Event) -> Any:
+    """The date a date_reached trigger arms on, when the event sets one."""
+    after = event.after or {}
+    if event.type is EventType.RECORD_CREATED:
+        return (after.get("fields") or {}).get(trigger.field)
+    if event.type is EventType.FIELD_CHANGED and event.data.get("field") == trigger.field:
+        return after.get(trigger.field)
+    return None
 
 
 def _same(wanted: Any, actual: Any) -> bool:

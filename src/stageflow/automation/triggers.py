@@ -135,7 +135,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "substate_closed": ("SubstateClosed",),
     "lifecycle_changed": ("LifecycleChanged",),
     "lead_disqualified": ("LeadDisqualified",),
-    "date_reached": (),
+    "date_reached": ("RecordCreated", "FieldChanged"),
     "schedule": (),
     "manual": (),
 }

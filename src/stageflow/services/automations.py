@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stageflow.adapters.db import tables as t
 from stageflow.automation.definitions import Definition
+from stageflow.automation.graph import compile_graph
 from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor
 from stageflow.domain.users import Permission, Principal
+from stageflow.services import timers
 from stageflow.services.automation_checks import check_definition
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
@@ -110,7 +112,18 @@ def publish(uow: UnitOfWork, principal: Principal, automation_id: int, actor: Ac
         {"active_version_id": version_id, "status": "active", "updated_at": uow.clock.now()},
     )
     uow.automations.bump_revision(principal.workspace_id)
+    _arm_time_triggers(uow, principal.workspace_id, automation_id, version_id, definition)
     return version_id
+
+
+def _arm_time_triggers(
+    uow: UnitOfWork, workspace_id: int, automation_id: int, version_id: int, definition: Definition
+) -> None:
+    """Schedules get their next tick; date triggers arm the records whose date is ahead."""
+    timers.sync_schedule(uow, workspace_id, automation_id)
+    if definition.trigger.type == "date_reached":
+        first = compile_graph(definition).first
+        timers.backfill_dates(uow, workspace_id, automation_id, version_id, definition, first)
 
 
 def set_status(uow: UnitOfWork, principal: Principal, automation_id: int, status: str) -> None:
@@ -126,6 +139,7 @@ def set_status(uow: UnitOfWork, principal: Principal, automation_id: int, status
             automation_id, row.version, {"status": status, "updated_at": uow.clock.now()}
         )
         uow.automations.bump_revision(principal.workspace_id)
+        timers.sync_schedule(uow, principal.workspace_id, automation_id)
 
 
 def list_automations(

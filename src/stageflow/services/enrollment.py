@@ -20,6 +20,7 @@ from stageflow.automation.matching import Entry, TriggerIndex, matches
 from stageflow.domain.events import ActorKind, Event, EventType
 from stageflow.domain.filters import evaluate, parse_filter
 from stageflow.services.context import flat_values, needs_related, record_dict, related
+from stageflow.services.timers import arm_date
 from stageflow.services.unit_of_work import UnitOfWork
 
 MAX_DEPTH = 10
@@ -119,18 +120,32 @@ class Enroller:
         skips: list[dict[str, Any]] = []
         for event, entry in matched:
             assert event.record_id is not None
-            reason = self._refusal(event, entry, enrolled, values)
+            dated = entry.definition.trigger.type == "date_reached"
+            reason = self._refusal(event, entry, enrolled, values, conditions=not dated)
             if reason is not None:
                 skips.append(_skip(workspace_id, event, entry, *reason, now))
                 continue
+            row = (
+                arm_date(uow, event, entry)
+                if dated
+                else _run_row(workspace_id, event, entry, values, now)
+            )
+            if isinstance(row, str):
+                continue  # no date, a past date, or already armed: nothing to wait for
             enrolled.add((entry.automation_id, event.record_id))
-            runs.append(_run_row(workspace_id, event, entry, values, now))
+            runs.append(row)
         uow.runs.add_many(runs)
         uow.runs.add_skips(skips)
         uow.runs_created += len(runs)
 
     def _refusal(
-        self, event: Event, entry: Entry, enrolled: set[tuple[int, int]], values: _ValuesCache
+        self,
+        event: Event,
+        entry: Entry,
+        enrolled: set[tuple[int, int]],
+        values: _ValuesCache,
+        *,
+        conditions: bool = True,
     ) -> tuple[str, str] | None:
         actor = event.actor
         if actor.kind is ActorKind.AUTOMATION and actor.id == entry.automation_id:
@@ -143,14 +158,14 @@ class Enroller:
         trigger = entry.definition.trigger
         if not trigger.allow_reenrollment and (entry.automation_id, event.record_id) in enrolled:
             return "already_enrolled", "this record already ran this automation"
-        conditions = entry.definition.conditions
-        if conditions is not None:
+        filter_ = entry.definition.conditions if conditions else None
+        if filter_ is not None:
             assert event.record_id is not None
-            record_values = values.get(event.record_id, needs_related(str(conditions)))
+            record_values = values.get(event.record_id, needs_related(str(filter_)))
             if record_values is None:
                 return "record_gone", "the record no longer exists"
             trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
-            if not evaluate(parse_filter(conditions), {**record_values, **trigger_values}):
+            if not evaluate(parse_filter(filter_), {**record_values, **trigger_values}):
                 return "conditions_not_met", "the automation's conditions were not met"
         return None
 

@@ -32,10 +32,13 @@ from stageflow.automation.templates import TemplateProblem, render
 from stageflow.domain.clock import Clock
 from stageflow.domain.errors import StageflowError
 from stageflow.domain.events import Actor, ActorKind, Source
+from stageflow.domain.filters import evaluate, parse_filter
 from stageflow.domain.records import Record
+from stageflow.services import timers
 from stageflow.services.context import flat_values, record_dict, related
 from stageflow.services.crm_port import ServiceCrm
 from stageflow.services.enrollment import Enroller, Version, VersionCache
+from stageflow.services.records import field_definitions
 from stageflow.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("stageflow.worker")
@@ -141,7 +144,18 @@ class Worker:
                 version = self.versions.get(uow, row.version_id)
                 state = RunState.from_json(row.state)
                 port = RunPort(uow, row, version, calendar)
-                outcome = advance(version.graph, state, port, event=row.resume_event)
+                if state.trigger.get("schedule_tick"):
+                    output = timers.tick(uow, row, version.definition, version.graph.first)
+                    port.record(
+                        StepResult("schedule", "", "tick", "completed", now, now, output=output)
+                    )
+                    outcome = Outcome(status="completed")
+                elif state.trigger.get("armed"):
+                    outcome = _check_armed(port, version, state, now) or advance(
+                        version.graph, state, port
+                    )
+                else:
+                    outcome = advance(version.graph, state, port, event=row.resume_event)
                 return self._update(row, state, outcome, version, now), port.step_rows()
         except Exception as exc:  # a bug or a database error: fail this run, keep the batch
             log.exception("run %s failed unexpectedly", row.id)
@@ -220,6 +234,8 @@ class RunPort:
         return self.uow.clock.now()
 
     def values(self) -> Mapping[str, Any]:
+        if self.row.record_id is None:
+            return {}
         if self._values is None:
             record = self._load()
             base = record_dict(self.uow, record)
@@ -313,9 +329,34 @@ class RunPort:
         if self.row.record_id is not None:
             record = self._load()
             base = record_dict(self.uow, record)
-            context["record"] = base
+            # A field the record has no value for reads as empty, not as an error.
+            empty = dict.fromkeys(
+                field_definitions(self.uow, record.workspace_id, record.object_type)
+            )
+            context["record"] = {**empty, **base}
             context.update(related(self.uow, record, base["associations"]))
         return context
+
+
+def _check_armed(port: RunPort, version: Version, state: RunState, now: datetime) -> Outcome | None:
+    """A date-armed run wakes: is the date still the one it was armed for, and do the
+    automation's conditions hold now? If not it cancels itself, saying why."""
+    trigger = state.trigger
+    trigger["armed"] = False
+    current = port.values().get(trigger["date_field"])
+    reason = None
+    if current != trigger["date_value"]:
+        reason = f"the date changed from {trigger['date_value']} to {current}"
+    elif version.definition.conditions is not None and not evaluate(
+        parse_filter(version.definition.conditions), port.values()
+    ):
+        reason = "the automation's conditions did not hold on the date"
+    if reason is None:
+        return None
+    port.record(
+        StepResult("trigger", "", "check", "cancelled", now, now, output={"reason": reason})
+    )
+    return Outcome(status="cancelled", error=reason)
 
 
 def _calendar(uow: UnitOfWork, workspace_id: int) -> cal.WorkCalendar:

@@ -1,0 +1,338 @@
+"""Triggers driven by time, armed as run rows that wait (X1: a row, not memory).
+
+- ``date_reached``: when a record's date field is set, a run is armed for that date ± offset.
+  When it wakes it checks the field still holds that date (else it cancels itself, saying so)
+  and that the automation's conditions hold then.
+- ``schedule``: each active scheduled automation has one *tick* run waiting for the next cron
+  time. A tick enrolls the matching records (or runs once without a record), then arms the
+  next tick. Ticks missed while no worker ran fire once, late, with the lateness recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from stageflow.adapters.db import tables as t
+from stageflow.automation import calendar as cal
+from stageflow.automation.interpreter import RunState
+from stageflow.automation.matching import Entry, date_value
+from stageflow.domain.events import Event
+from stageflow.domain.filters import parse_filter
+from stageflow.domain.records import ObjectType
+from stageflow.services.crm_port import automation_principal
+from stageflow.services.records import list_records
+from stageflow.services.schedules import next_fire
+from stageflow.services.unit_of_work import UnitOfWork
+
+
+def workspace_calendar(uow: UnitOfWork, workspace_id: int) -> cal.WorkCalendar:
+    def load() -> cal.WorkCalendar:
+        workspace = uow.workspaces.get(workspace_id)
+        return cal.WorkCalendar.from_settings(workspace.settings if workspace else {})
+
+    return uow.memo(("calendar", workspace_id), load)
+
+
+def run_row(
+    workspace_id: int,
+    entry_automation: int,
+    version_id: int,
+    record_id: int | None,
+    key: str,
+    state: RunState,
+    wake_at: datetime,
+    now: datetime,
+    *,
+    event_id: int | None = None,
+    depth: int = 0,
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "automation_id": entry_automation,
+        "version_id": version_id,
+        "record_id": record_id,
+        "trigger_event_id": event_id,
+        "enrollment_key": key,
+        "status": "waiting",
+        "state": state.to_json(),
+        "wake_at": wake_at,
+        "wait_event": None,
+        "resume_event": None,
+        "bound_stage_id": None,
+        "depth": depth,
+        "attempts": 0,
+        "error": None,
+        "failed_step": None,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None,
+    }
+
+
+# date_reached ------------------------------------------------------------------------------
+
+
+def arm_date(uow: UnitOfWork, event: Event, entry: Entry) -> dict[str, Any] | str:
+    """The armed run for a date set by ``event``, or why none is armed."""
+    trigger: Any = entry.definition.trigger
+    value = date_value(trigger, event)
+    assert event.record_id is not None
+    return _armed(
+        uow,
+        event.workspace_id,
+        entry.automation_id,
+        entry.version_id,
+        entry.graph.first,
+        entry.definition.variables,
+        trigger,
+        event.record_id,
+        value,
+        event_id=event.id,
+        depth=event.actor.depth,
+    )
+
+
+def _armed(
+    uow: UnitOfWork,
+    workspace_id: int,
+    automation_id: int,
+    version_id: int,
+    first_step: str | None,
+    variables: dict[str, Any],
+    trigger: Any,
+    record_id: int,
+    value: Any,
+    *,
+    event_id: int | None,
+    depth: int,
+) -> dict[str, Any] | str:
+    now = uow.clock.now()
+    moment = cal.until_field(
+        value, trigger.offset, workspace_calendar(uow, workspace_id), trigger.at_time
+    )
+    if moment is None:
+        return "no date"
+    if moment < now:
+        return "the date has already passed"
+    key = f"{version_id}:{record_id}:date:{value}"
+    if uow.runs.exists(workspace_id, key):
+        return "already armed for this date"
+    state = RunState(
+        cursor=first_step,
+        variables=dict(variables),
+        trigger={
+            "event_type": "DateReached",
+            "date_field": trigger.field,
+            "date_value": value,
+            "armed": True,
+            "event_id": event_id,
+        },
+    )
+    return run_row(
+        workspace_id,
+        automation_id,
+        version_id,
+        record_id,
+        key,
+        state,
+        moment,
+        now,
+        event_id=event_id,
+        depth=depth,
+    )
+
+
+def backfill_dates(
+    uow: UnitOfWork,
+    workspace_id: int,
+    automation_id: int,
+    version_id: int,
+    definition: Any,
+    first_step: str | None,
+) -> int:
+    """On publish, arm the records whose date is still ahead."""
+    trigger = definition.trigger
+    field = trigger.field
+    principal = automation_principal(workspace_id)
+    node = parse_filter({"field": field, "op": "is_not_empty"})
+    armed, cursor = 0, None
+    while True:
+        page = list_records(
+            uow,
+            principal,
+            ObjectType(trigger.object_type),
+            filter_=node,
+            stage_id=None,
+            pipeline_id=None,
+            owner_id=None,
+            cursor=cursor,
+            limit=200,
+        )
+        rows = []
+        for record in page.items:
+            assert record.id is not None
+            row = _armed(
+                uow,
+                workspace_id,
+                automation_id,
+                version_id,
+                first_step,
+                definition.variables,
+                trigger,
+                record.id,
+                record.fields.get(field),
+                event_id=None,
+                depth=0,
+            )
+            if isinstance(row, dict):
+                rows.append(row)
+        uow.runs.add_many(rows)
+        armed += len(rows)
+        if page.next_cursor is None:
+            uow.runs_created += armed
+            return armed
+        cursor = page.next_cursor
+
+
+# schedules ---------------------------------------------------------------------------------
+
+
+def sync_schedule(uow: UnitOfWork, workspace_id: int, automation_id: int) -> None:
+    """Cancel the automation's waiting tick and, if it is active on a schedule, arm the next."""
+    now = uow.clock.now()
+    waiting = uow.connection.execute(
+        t.runs.select().where(
+            t.runs.c.automation_id == automation_id,
+            t.runs.c.status == "waiting",
+            t.runs.c.record_id.is_(None),
+        )
+    ).all()
+    ticks = [r.id for r in waiting if (r.state.get("trigger") or {}).get("schedule_tick")]
+    uow.runs.save_many(
+        [
+            {
+                "_id": run_id,
+                "status": "cancelled",
+                "wake_at": None,
+                "error": "the schedule changed",
+                "finished_at": now,
+                "updated_at": now,
+            }
+            for run_id in ticks
+        ]
+    )
+    automation = uow.automations.get(workspace_id, automation_id)
+    if automation is None or automation.status != "active" or not automation.active_version_id:
+        return
+    version = uow.automations.version(automation.active_version_id)
+    assert version is not None
+    trigger = version.definition["trigger"]
+    if trigger["type"] == "schedule":
+        arm_tick(uow, workspace_id, automation_id, version.id, trigger["cron"], now)
+
+
+def arm_tick(
+    uow: UnitOfWork,
+    workspace_id: int,
+    automation_id: int,
+    version_id: int,
+    cron: str,
+    after: datetime,
+) -> None:
+    calendar = workspace_calendar(uow, workspace_id)
+    fire_at = next_fire(cron, after, calendar.timezone)
+    state = RunState(cursor=None, trigger={"schedule_tick": True, "fire_at": fire_at.isoformat()})
+    key = f"{version_id}:tick:{fire_at.isoformat()}"
+    if not uow.runs.exists(workspace_id, key):
+        uow.runs.add_many(
+            [
+                run_row(
+                    workspace_id,
+                    automation_id,
+                    version_id,
+                    None,
+                    key,
+                    state,
+                    fire_at,
+                    uow.clock.now(),
+                )
+            ]
+        )
+        uow.runs_created += 1
+
+
+def tick(
+    uow: UnitOfWork,
+    row: Any,
+    definition: Any,
+    first_step: str | None,
+) -> dict[str, Any]:
+    """Fire a schedule: enroll its records (or one record-less run), arm the next tick."""
+    now = uow.clock.now()
+    fire_at = datetime.fromisoformat(row.state["trigger"]["fire_at"])
+    automation = uow.automations.get(row.workspace_id, row.automation_id)
+    if (
+        automation is None
+        or automation.status != "active"
+        or automation.active_version_id != row.version_id
+    ):
+        return {"enrolled": 0, "skipped": "the automation is not active on this version"}
+    trigger = definition.trigger
+    record_ids: list[int | None]
+    if trigger.object_type is None:
+        record_ids = [None]
+    else:
+        record_ids = list(_segment(uow, row.workspace_id, trigger))
+    state = RunState(
+        cursor=first_step,
+        variables=dict(definition.variables),
+        trigger={"event_type": "Schedule", "fire_at": fire_at.isoformat()},
+    )
+    rows = [
+        run_row(
+            row.workspace_id,
+            row.automation_id,
+            row.version_id,
+            record_id,
+            f"{row.version_id}:{record_id}:cron:{fire_at.isoformat()}",
+            state,
+            now,
+            now,
+        )
+        for record_id in record_ids
+    ]
+    for start in range(0, len(rows), 1000):
+        uow.runs.add_many(rows[start : start + 1000])
+    uow.runs_created += len(rows)
+    arm_tick(
+        uow, row.workspace_id, row.automation_id, row.version_id, trigger.cron, max(now, fire_at)
+    )
+    return {
+        "enrolled": len(rows),
+        "fire_at": fire_at.isoformat(),
+        "late_by_seconds": round((now - fire_at).total_seconds(), 3),
+    }
+
+
+def _segment(uow: UnitOfWork, workspace_id: int, trigger: Any) -> list[int]:
+    principal = automation_principal(workspace_id)
+    node = parse_filter(trigger.segment) if trigger.segment else None
+    found: list[int] = []
+    cursor = None
+    while True:
+        page = list_records(
+            uow,
+            principal,
+            ObjectType(trigger.object_type),
+            filter_=node,
+            stage_id=None,
+            pipeline_id=None,
+            owner_id=None,
+            cursor=cursor,
+            limit=200,
+        )
+        found.extend(r.id for r in page.items if r.id is not None)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
