@@ -17,6 +17,8 @@ from stageflow.services import runs
 from tests.conftest import Tenant
 from tests.integration.engine_helpers import Engine
 
+# key -> how many attempts fail. Deciding by attempt keeps the action deterministic, as
+# actions must be: the worker may run an action again after rolling its batch back.
 FAILURES: dict[str, int] = {}
 
 
@@ -30,10 +32,9 @@ class Unavailable(StageflowError):
     retryable = True
 
 
-@registry.register("test_flaky", Flaky, description="Fails while FAILURES[key] > 0 (tests)")
+@registry.register("test_flaky", Flaky, description="Fails the first FAILURES[key] attempts")
 def flaky(ctx: ActionContext, settings: Flaky) -> dict[str, Any]:
-    if FAILURES.get(settings.key, 0) > 0:
-        FAILURES[settings.key] -= 1
+    if ctx.attempt <= FAILURES.get(settings.key, 0):
         error = Unavailable("the provider answered 503")
         error.retryable = settings.retryable
         raise error
@@ -127,3 +128,42 @@ def test_a_failed_run_is_retried_from_its_failed_step(engine: Engine, tenant: Te
     assert run.status == "completed"
     assert [s.step_id for s in engine.steps(run.id)] == ["before", "call", "after"]
     assert engine.record(deal).version == 3  # created, currency, probability: once each
+
+
+class HalfDone(BaseModel):
+    fail_for: str
+
+
+@registry.register(
+    "test_half_done", HalfDone, description="Writes, then fails for one record name (tests)"
+)
+def half_done(ctx: ActionContext, settings: HalfDone) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    ctx.crm.update_record(ctx.record_id, fields={"currency": "HALF"})
+    if ctx.crm.record(ctx.record_id)["name"] == settings.fail_for:
+        raise StageflowError("failed after writing")
+    return {"ok": True}
+
+
+def test_a_failing_run_costs_only_itself_and_leaves_no_half_write(engine: Engine) -> None:
+    automation = engine.publish(
+        {
+            "trigger": {"type": "record_created", "object_type": "deal"},
+            "steps": [
+                {
+                    "id": "half",
+                    "type": "action",
+                    "action": "test_half_done",
+                    "settings": {"fail_for": "Bad"},
+                }
+            ],
+        }
+    )
+    good = [engine.create("deal", name=f"Good {i}") for i in range(5)]
+    bad = engine.create("deal", name="Bad")
+    engine.run_due()
+    runs = {r.record_id: r for r in engine.runs(automation)}
+    assert runs[bad].status == "failed" and runs[bad].error == "failed after writing"
+    assert all(runs[g].status == "completed" for g in good)
+    assert "currency" not in engine.record(bad).fields, "the failed action's write is undone"
+    assert all(engine.record(g).fields["currency"] == "HALF" for g in good)

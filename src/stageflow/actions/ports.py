@@ -53,7 +53,12 @@ class CrmPort(Protocol):
 
 @dataclass
 class ActionContext:
-    """Everything one action execution sees. The template context is built on first use."""
+    """Everything one action execution sees. The template context is built on first use.
+
+    An action's effects must go through ``crm`` (or, for the outside world, the outbox): the
+    worker may run an action again after rolling its transaction back, so anything it does
+    outside that transaction could happen twice.
+    """
 
     workspace_id: int
     record_id: int | None
@@ -64,6 +69,7 @@ class ActionContext:
     calendar: WorkCalendar
     crm: CrmPort
     template_context_factory: Callable[[], Mapping[str, Any]]
+    attempt: int = 1
     _template_context: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property

@@ -96,7 +96,7 @@ class UnitOfWork:
         self.pipelines = PipelineRepository(conn)
         self.picklists = PicklistRepository(conn)
         self.fields = FieldRepository(conn)
-        self.records = RecordRepository(conn)
+        self.records = RecordRepository(conn, identity_map=self.memoize)
         self.activities = ActivityRepository(conn)
         self.events = EventRepository(conn)
         self.automations = AutomationRepository(conn)
@@ -130,6 +130,7 @@ class UnitOfWork:
                 yield
             except BaseException:
                 del self._pending[mark:]
+                self.records.forget()
                 raise
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:

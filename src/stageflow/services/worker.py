@@ -77,7 +77,20 @@ class Worker:
         return UnitOfWork(self.engine, self.clock, hook=self.enroller, memoize=True)
 
     def tick(self) -> TickResult:
-        """Claim one batch of due runs and execute it in one transaction."""
+        """Claim one batch of due runs and execute it in one transaction.
+
+        The fast path runs the batch without savepoints. If any run fails in any way, the
+        whole transaction is rolled back and the batch is redone in safe mode, where each run
+        and each action has a savepoint, so one bad run costs only itself.
+        """
+        try:
+            return self._tick(safe=False)
+        except Exception as exc:
+            if not isinstance(exc, _SafeModeNeeded):
+                log.warning("batch failed on the fast path (%r); redoing it safely", exc)
+            return self._tick(safe=True)
+
+    def _tick(self, *, safe: bool) -> TickResult:
         result = TickResult()
         with self.uow() as uow:
             now = uow.clock.now()
@@ -85,15 +98,19 @@ class Worker:
             result.claimed = len(rows)
             if not rows:
                 return result
+            uow.records.preload([r.record_id for r in rows if r.record_id is not None])
             retried = [r.id for r in rows if r.attempts > 0]
             existing_steps = uow.runs.step_keys(retried)
-            calendars: dict[int, cal.WorkCalendar] = {}
             updates: list[dict[str, Any]] = []
             new_steps: list[dict[str, Any]] = []
             for row in rows:
-                if row.workspace_id not in calendars:
-                    calendars[row.workspace_id] = _calendar(uow, row.workspace_id)
-                update, steps = self._execute(uow, row, calendars[row.workspace_id])
+                calendar = timers.workspace_calendar(uow, row.workspace_id)
+                if safe:
+                    update, steps = self._execute_safely(uow, row, calendar)
+                else:
+                    update, steps = self._execute(uow, row, calendar, safe=False)
+                    if update["status"] == "failed" or update.get("attempts", 0) > row.attempts:
+                        raise _SafeModeNeeded()
                 updates.append(update)
                 for step in steps:
                     key = (step["run_id"], step["step_id"], step["iteration"])
@@ -131,32 +148,14 @@ class Worker:
                 self.enroller.work_available.wait(poll_seconds)
                 self.enroller.work_available.clear()
 
-    def _execute(
-        self,
-        uow: UnitOfWork,
-        row: Any,
-        calendar: cal.WorkCalendar,
+    def _execute_safely(
+        self, uow: UnitOfWork, row: Any, calendar: cal.WorkCalendar
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Advance one run inside a savepoint; an unexpected error fails only this run."""
         now = uow.clock.now()
         try:
             with uow.savepoint():
-                version = self.versions.get(uow, row.version_id)
-                state = RunState.from_json(row.state)
-                port = RunPort(uow, row, version, calendar)
-                if state.trigger.get("schedule_tick"):
-                    output = timers.tick(uow, row, version.definition, version.graph.first)
-                    port.record(
-                        StepResult("schedule", "", "tick", "completed", now, now, output=output)
-                    )
-                    outcome = Outcome(status="completed")
-                elif state.trigger.get("armed"):
-                    outcome = _check_armed(port, version, state, now) or advance(
-                        version.graph, state, port
-                    )
-                else:
-                    outcome = advance(version.graph, state, port, event=row.resume_event)
-                return self._update(row, state, outcome, version, now), port.step_rows()
+                return self._execute(uow, row, calendar, safe=True)
         except Exception as exc:  # a bug or a database error: fail this run, keep the batch
             log.exception("run %s failed unexpectedly", row.id)
             message = exc.message if isinstance(exc, StageflowError) else repr(exc)
@@ -171,6 +170,23 @@ class Worker:
                 },
                 [],
             )
+
+    def _execute(
+        self, uow: UnitOfWork, row: Any, calendar: cal.WorkCalendar, *, safe: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        now = uow.clock.now()
+        version = self.versions.get(uow, row.version_id)
+        state = RunState.from_json(row.state)
+        port = RunPort(uow, row, version, calendar, safe=safe)
+        if state.trigger.get("schedule_tick"):
+            output = timers.tick(uow, row, version.definition, version.graph.first)
+            port.record(StepResult("schedule", "", "tick", "completed", now, now, output=output))
+            outcome = Outcome(status="completed")
+        elif state.trigger.get("armed"):
+            outcome = _check_armed(port, version, state, now) or advance(version.graph, state, port)
+        else:
+            outcome = advance(version.graph, state, port, event=row.resume_event)
+        return self._update(row, state, outcome, version, now), port.step_rows()
 
     def _update(
         self, row: Any, state: RunState, outcome: Outcome, version: Version, now: datetime
@@ -208,16 +224,27 @@ class Worker:
         return update
 
 
+class _SafeModeNeeded(Exception):
+    """A run failed on the fast path; the batch is rolled back and redone in safe mode."""
+
+
 class RunPort:
     """The interpreter's view of the world for one run (see automation.interpreter.Port)."""
 
     def __init__(
-        self, uow: UnitOfWork, row: Any, version: Version, calendar: cal.WorkCalendar
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        version: Version,
+        calendar: cal.WorkCalendar,
+        *,
+        safe: bool = True,
     ) -> None:
         self.uow = uow
         self.row = row
         self.version = version
         self.calendar = calendar
+        self.safe = safe
         self.actor = Actor(
             kind=ActorKind.AUTOMATION,
             source=Source.AUTOMATION,
@@ -258,13 +285,20 @@ class RunPort:
                 calendar=self.calendar,
                 crm=self.crm,
                 template_context_factory=lambda: self._template_context(variables),
+                attempt=self.row.attempts + 1,
             )
-            with self.uow.savepoint():
+            if self.safe:
+                with self.uow.savepoint():
+                    output = action.run(context, settings)
+            else:
                 output = action.run(context, settings)
-        except (SettingsInvalid, TemplateProblem, ValueError) as exc:
+        except (SettingsInvalid, TemplateProblem, ValueError, StageflowError) as exc:
+            if not self.safe:
+                # The action may have written half its effects: redo the batch safely.
+                raise _SafeModeNeeded() from exc
+            if isinstance(exc, StageflowError):
+                raise StepFailed(exc.message, retryable=exc.retryable) from None
             raise StepFailed(str(exc)) from None
-        except StageflowError as exc:
-            raise StepFailed(exc.message, retryable=exc.retryable) from None
         self._forget()
         return output
 

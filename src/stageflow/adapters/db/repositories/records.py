@@ -14,8 +14,12 @@ from stageflow.domain.records import ObjectType, Record
 
 
 class RecordRepository:
-    def __init__(self, conn: Connection) -> None:
+    """Records. With ``identity_map`` on (the worker's batches), each record is loaded once
+    per transaction and every reader shares the one object that writes go through."""
+
+    def __init__(self, conn: Connection, *, identity_map: bool = False) -> None:
         self.conn = conn
+        self._identity: dict[int, Record] | None = {} if identity_map else None
 
     def add(self, record: Record) -> Record:
         record.id = self.conn.execute(
@@ -23,18 +27,44 @@ class RecordRepository:
         ).scalar_one()
         for event in record.events:
             event.record_id = record.id
+        if self._identity is not None:
+            self._identity[record.id] = record
         return record
 
     def get(
         self, workspace_id: int, record_id: int, object_type: ObjectType | None = None
     ) -> Record | None:
+        if self._identity is not None and record_id in self._identity:
+            known = self._identity[record_id]
+            if known.workspace_id != workspace_id or (
+                object_type is not None and known.object_type is not object_type
+            ):
+                return None
+            return known
         query = select(t.records).where(
             t.records.c.workspace_id == workspace_id, t.records.c.id == record_id
         )
         if object_type is not None:
             query = query.where(t.records.c.object_type == object_type.value)
         row = self.conn.execute(query).first()
-        return _record(row) if row else None
+        record = _record(row) if row else None
+        if record is not None and self._identity is not None:
+            self._identity[record_id] = record
+        return record
+
+    def preload(self, record_ids: builtins.list[int]) -> None:
+        """Load many records in one query into the identity map."""
+        if self._identity is None:
+            return
+        wanted = [i for i in set(record_ids) if i not in self._identity]
+        if wanted:
+            for row in self.conn.execute(select(t.records).where(t.records.c.id.in_(wanted))):
+                self._identity[row.id] = _record(row)
+
+    def forget(self) -> None:
+        """Drop the identity map (after a rollback its objects may be ahead of the database)."""
+        if self._identity is not None:
+            self._identity.clear()
 
     def save(self, record: Record, read_version: int) -> None:
         """Write a changed record; fails with StaleVersion if someone wrote it meanwhile."""
@@ -52,6 +82,8 @@ class RecordRepository:
 
     def delete(self, record: Record) -> None:
         self.conn.execute(delete(t.records).where(t.records.c.id == record.id))
+        if self._identity is not None and record.id is not None:
+            self._identity.pop(record.id, None)
 
     def list(
         self,
