@@ -125,6 +125,7 @@ class UnitOfWork:
         """A nested transaction: on error, the writes **and** the events queued inside it are
         undone, and the error propagates."""
         mark = len(self._pending)
+        self.records.flush()
         with self.connection.begin_nested():
             try:
                 yield
@@ -150,6 +151,7 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._tx is None:
             raise RuntimeError("the unit of work is not open")
+        self.records.flush()
         if self._pending:
             events, self._pending = self._pending, []
             self.events.append(events)

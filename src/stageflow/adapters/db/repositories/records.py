@@ -6,7 +6,7 @@ import builtins
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, or_, select, update
 
 from stageflow.adapters.db import tables as t
 from stageflow.domain.errors import StaleVersion
@@ -20,6 +20,9 @@ class RecordRepository:
     def __init__(self, conn: Connection, *, identity_map: bool = False) -> None:
         self.conn = conn
         self._identity: dict[int, Record] | None = {} if identity_map else None
+        # With the identity map, saves are written together by flush(): id -> the version
+        # the database holds (what the UPDATE's optimistic check compares against).
+        self._dirty: dict[int, int] = {}
 
     def add(self, record: Record) -> Record:
         record.id = self.conn.execute(
@@ -62,16 +65,33 @@ class RecordRepository:
                 self._identity[row.id] = _record(row)
 
     def forget(self) -> None:
-        """Drop the identity map (after a rollback its objects may be ahead of the database)."""
+        """Drop the identity map and unwritten saves (after a rollback to a savepoint taken
+        when nothing was unwritten, they may be ahead of the database)."""
         if self._identity is not None:
             self._identity.clear()
+        self._dirty.clear()
+
+    def flush(self) -> None:
+        """Write the saved records in one statement; StaleVersion if any changed meanwhile."""
+        if not self._dirty or self._identity is None:
+            return
+        rows = [
+            {**_values(self._identity[i]), "_id": i, "_read_version": v}
+            for i, v in self._dirty.items()
+        ]
+        self._dirty.clear()
+        result = self.conn.execute(_SAVE, rows)
+        if result.rowcount not in (len(rows), -1):
+            raise StaleVersion("a record was changed by someone else; read it again and retry")
 
     def save(self, record: Record, read_version: int) -> None:
         """Write a changed record; fails with StaleVersion if someone wrote it meanwhile."""
+        if self._identity is not None and self._identity.get(record.id or 0) is record:
+            assert record.id is not None
+            self._dirty.setdefault(record.id, read_version)
+            return
         result = self.conn.execute(
-            update(t.records)
-            .where(t.records.c.id == record.id, t.records.c.version == read_version)
-            .values(_values(record))
+            _SAVE, {**_values(record), "_id": record.id, "_read_version": read_version}
         )
         if result.rowcount != 1:
             raise StaleVersion(
@@ -81,6 +101,7 @@ class RecordRepository:
             )
 
     def delete(self, record: Record) -> None:
+        self.flush()
         self.conn.execute(delete(t.records).where(t.records.c.id == record.id))
         if self._identity is not None and record.id is not None:
             self._identity.pop(record.id, None)
@@ -94,6 +115,7 @@ class RecordRepository:
         before_id: int | None,
         limit: int,
     ) -> list[Record]:
+        self.flush()
         query = select(t.records).where(
             t.records.c.workspace_id == workspace_id,
             t.records.c.object_type == object_type.value,
@@ -159,6 +181,13 @@ class RecordRepository:
         for row in self.conn.execute(forward.union_all(backward)):
             result[row.owner][row.object_type].append(row.other)
         return {rid: {k: sorted(v) for k, v in groups.items()} for rid, groups in result.items()}
+
+
+_SAVE = (
+    update(t.records)
+    .where(t.records.c.id == bindparam("_id"), t.records.c.version == bindparam("_read_version"))
+    .values({c.name: bindparam(c.name) for c in t.records.c if c.name != "id"})
+)
 
 
 def _values(record: Record) -> dict[str, Any]:
