@@ -154,43 +154,19 @@ def _resume(graph: Graph, state: RunState, port: Port, event: str | None) -> Out
     started = datetime.fromisoformat(state.entered_at) if state.entered_at else now
     key = graph.iteration_key(step.id, state.loops)
     if isinstance(step, DelayStep):
-        port.record(
-            StepResult(
-                step.id,
-                key,
-                step.type,
-                "completed",
-                started,
-                now,
-                output={"waited_until": now.isoformat()},
-            )
-        )
+        _done(port, step, key, started, {"waited_until": now.isoformat()}, finished=now)
         _leave_wait(state)
         state.cursor = graph.next[step.id]
         return None
     assert isinstance(step, WaitUntilStep)
     deadline = datetime.fromisoformat(state.deadline) if state.deadline else now
     if _wait_satisfied(step, state, port, event):
-        port.record(
-            StepResult(
-                step.id,
-                key,
-                step.type,
-                "completed",
-                started,
-                now,
-                output={"satisfied": True, "event": event},
-            )
-        )
+        _done(port, step, key, started, {"satisfied": True, "event": event}, finished=now)
         _leave_wait(state)
         state.cursor = graph.next[step.id]
         return None
     if now >= deadline:
-        port.record(
-            StepResult(
-                step.id, key, step.type, "completed", started, now, output={"timed_out": True}
-            )
-        )
+        _done(port, step, key, started, {"timed_out": True}, finished=now)
         _leave_wait(state)
         state.cursor = graph.timeout_first[step.id]
         return None
@@ -267,25 +243,11 @@ def _step(
             if wake_at > now:
                 state.waiting, state.entered_at = True, now.isoformat()
                 return Outcome(status="waiting", wake_at=wake_at)
-            port.record(
-                StepResult(
-                    step.id,
-                    key,
-                    step.type,
-                    "completed",
-                    now,
-                    now,
-                    output={"waited_until": now.isoformat(), "already_due": True},
-                )
-            )
+            _done(port, step, key, now, {"waited_until": now.isoformat(), "already_due": True})
             state.cursor = graph.next[step.id]
         case WaitUntilStep():
             if step.event is None and _holds(step.condition, state, port):
-                port.record(
-                    StepResult(
-                        step.id, key, step.type, "completed", now, now, output={"satisfied": True}
-                    )
-                )
+                _done(port, step, key, now, {"satisfied": True})
                 state.cursor = graph.next[step.id]
                 return None
             deadline = parse_duration(step.timeout).after(now)
@@ -297,24 +259,10 @@ def _step(
         case SetVariableStep():
             value = _variable_value(step, state, port)
             state.variables[step.variable] = value
-            port.record(
-                StepResult(
-                    step.id, key, step.type, "completed", now, now, output={step.variable: value}
-                )
-            )
+            _done(port, step, key, now, {step.variable: value})
             state.cursor = graph.next[step.id]
         case EndStep():
-            port.record(
-                StepResult(
-                    step.id,
-                    key,
-                    step.type,
-                    "completed",
-                    now,
-                    now,
-                    output={"outcome": step.outcome, "reason": step.reason},
-                )
-            )
+            _done(port, step, key, now, {"outcome": step.outcome, "reason": step.reason})
             state.cursor = None
             if step.outcome == "cancelled":
                 return Outcome(status="cancelled", error=step.reason or "ended by an end step")
@@ -322,34 +270,31 @@ def _step(
     return None
 
 
+def _done(
+    port: Port,
+    step: Any,
+    key: str,
+    started: datetime,
+    output: dict[str, Any],
+    *,
+    finished: datetime | None = None,
+) -> None:
+    """Record a completed step (every step leaves a row: X4)."""
+    port.record(
+        StepResult(
+            step.id, key, step.type, "completed", started, finished or started, output=output
+        )
+    )
+
+
 def _branch(
     graph: Graph, step: BranchStep, key: str, state: RunState, port: Port, now: datetime
 ) -> str | None:
     for index, branch in enumerate(step.branches):
         if _holds(branch.condition, state, port):
-            port.record(
-                StepResult(
-                    step.id,
-                    key,
-                    step.type,
-                    "completed",
-                    now,
-                    now,
-                    output={"branch": index, "name": branch.name},
-                )
-            )
+            _done(port, step, key, now, {"branch": index, "name": branch.name})
             return graph.branch_first[(step.id, index)]
-    port.record(
-        StepResult(
-            step.id,
-            key,
-            step.type,
-            "completed",
-            now,
-            now,
-            output={"branch": "otherwise" if step.otherwise else None},
-        )
-    )
+    _done(port, step, key, now, {"branch": "otherwise" if step.otherwise else None})
     return graph.otherwise_first[step.id]
 
 
@@ -361,26 +306,12 @@ def _loop(
         exit_reason = "max_iterations"
     elif _holds(step.condition, state, port):
         state.loops[step.id] = turns + 1
-        port.record(
-            StepResult(
-                step.id, key, step.type, "completed", now, now, output={"iteration": turns + 1}
-            )
-        )
+        _done(port, step, key, now, {"iteration": turns + 1})
         return graph.body_first[step.id]
     else:
         exit_reason = "condition"
     state.loops.pop(step.id, None)
-    port.record(
-        StepResult(
-            step.id,
-            key,
-            step.type,
-            "completed",
-            now,
-            now,
-            output={"exit": exit_reason, "iterations": turns},
-        )
-    )
+    _done(port, step, key, now, {"exit": exit_reason, "iterations": turns})
     return graph.next[step.id]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from stageflow.adapters.db import tables as t
@@ -23,7 +24,7 @@ from stageflow.domain.records import (
 )
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
-from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
+from stageflow.services.pagination import MAX_LIMIT, Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
 
@@ -215,6 +216,29 @@ def list_records(
         limit=limit + 1,
     )
     return page_of(items, limit)
+
+
+def pages_of_records(
+    uow: UnitOfWork, principal: Principal, object_type: ObjectType, filter_: Filter | None
+) -> Iterator[list[Record]]:
+    """Every record of a type matching a filter, a page at a time (segments, backfills)."""
+    cursor: str | None = None
+    while True:
+        page = list_records(
+            uow,
+            principal,
+            object_type,
+            filter_=filter_,
+            stage_id=None,
+            pipeline_id=None,
+            owner_id=None,
+            cursor=cursor,
+            limit=MAX_LIMIT,
+        )
+        yield page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def timeline(

@@ -15,7 +15,7 @@ from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.enrollment import VersionCache
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
-from stageflow.services.records import get_visible, list_records
+from stageflow.services.records import get_visible, pages_of_records
 from stageflow.services.unit_of_work import UnitOfWork
 
 STATUSES = ("waiting", "completed", "failed", "cancelled")
@@ -192,24 +192,10 @@ def _targets(
             "this automation's trigger names no object type; give record_ids", field="segment"
         )
     found: list[int] = []
-    cursor: str | None = None
-    while True:
-        page = list_records(
-            uow,
-            principal,
-            object_type,
-            filter_=segment,
-            stage_id=None,
-            pipeline_id=None,
-            owner_id=None,
-            cursor=cursor,
-            limit=200,
-        )
-        found.extend(r.id for r in page.items if r.id is not None)
+    for records in pages_of_records(uow, principal, object_type, segment):
+        found.extend(r.id for r in records if r.id is not None)
         if len(found) > MAX_MANUAL_START:
             raise ValidationFailed(
                 f"the segment has more than {MAX_MANUAL_START} records", field="segment"
             )
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
+    return found

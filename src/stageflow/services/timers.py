@@ -21,7 +21,7 @@ from stageflow.domain.events import Event
 from stageflow.domain.filters import parse_filter
 from stageflow.domain.records import ObjectType
 from stageflow.services.crm_port import automation_principal
-from stageflow.services.records import list_records
+from stageflow.services.records import pages_of_records
 from stageflow.services.schedules import next_fire
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -156,21 +156,10 @@ def backfill_dates(
     field = trigger.field
     principal = automation_principal(workspace_id)
     node = parse_filter({"field": field, "op": "is_not_empty"})
-    armed, cursor = 0, None
-    while True:
-        page = list_records(
-            uow,
-            principal,
-            ObjectType(trigger.object_type),
-            filter_=node,
-            stage_id=None,
-            pipeline_id=None,
-            owner_id=None,
-            cursor=cursor,
-            limit=200,
-        )
+    armed = 0
+    for records in pages_of_records(uow, principal, ObjectType(trigger.object_type), node):
         rows = []
-        for record in page.items:
+        for record in records:
             assert record.id is not None
             row = _armed(
                 uow,
@@ -189,10 +178,8 @@ def backfill_dates(
                 rows.append(row)
         uow.runs.add_many(rows)
         armed += len(rows)
-        if page.next_cursor is None:
-            uow.runs_created += armed
-            return armed
-        cursor = page.next_cursor
+    uow.runs_created += armed
+    return armed
 
 
 # schedules ---------------------------------------------------------------------------------
@@ -318,21 +305,5 @@ def tick(
 def _segment(uow: UnitOfWork, workspace_id: int, trigger: Any) -> list[int]:
     principal = automation_principal(workspace_id)
     node = parse_filter(trigger.segment) if trigger.segment else None
-    found: list[int] = []
-    cursor = None
-    while True:
-        page = list_records(
-            uow,
-            principal,
-            ObjectType(trigger.object_type),
-            filter_=node,
-            stage_id=None,
-            pipeline_id=None,
-            owner_id=None,
-            cursor=cursor,
-            limit=200,
-        )
-        found.extend(r.id for r in page.items if r.id is not None)
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
+    pages = pages_of_records(uow, principal, ObjectType(trigger.object_type), node)
+    return [r.id for records in pages for r in records if r.id is not None]
