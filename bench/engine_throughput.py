@@ -144,7 +144,7 @@ def main() -> None:
         rows += throughput(
             backend, args.runs, BUSINESS_PROCESS, "business process", args.batch_size
         )
-        peak = float(one[1][1].split()[0].replace(",", ""))
+        peak = float(one[2][1].split()[0].replace(",", ""))  # end to end, one action
         rows += latency(backend, peak / 2, args.latency_seconds)
     report("engine throughput (this machine)", rows)
 

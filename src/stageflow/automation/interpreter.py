@@ -8,10 +8,12 @@ and the worker decides when to come back (STYLE "Actions return results as data"
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from functools import lru_cache
+from typing import Any, Literal, Protocol, cast
 
 from stageflow.automation.definitions import (
     ActionStep,
@@ -24,7 +26,7 @@ from stageflow.automation.definitions import (
 )
 from stageflow.automation.durations import parse_duration
 from stageflow.automation.graph import Graph
-from stageflow.domain.filters import evaluate, parse_filter
+from stageflow.domain.filters import Filter, evaluate, parse_filter
 
 STATE_FORMAT = 1
 MAX_STEPS_PER_ADVANCE = 10_000
@@ -318,12 +320,23 @@ def _loop(
 def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:
     if condition is None:
         return True
-    values = {
-        **port.values(),
+    run_values = {
         **{f"vars.{k}": v for k, v in state.variables.items()},
         **{f"trigger.{k}": v for k, v in state.trigger.items()},
     }
-    return evaluate(parse_filter(condition), values)
+    # A ChainMap reads the record's values only for the fields the condition asks about.
+    record_values = cast(MutableMapping[str, Any], port.values())
+    return evaluate(parsed_filter(condition), ChainMap(run_values, record_values))
+
+
+def parsed_filter(condition: dict[str, Any]) -> Filter:
+    """Conditions are checked when saved; parse each distinct one once per process."""
+    return _parse_cached(json.dumps(condition, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Filter:
+    return parse_filter(json.loads(text))
 
 
 def _variable_value(step: SetVariableStep, state: RunState, port: Port) -> Any:

@@ -15,10 +15,10 @@ from typing import Any
 
 from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import Graph, compile_graph
-from stageflow.automation.interpreter import RunState
+from stageflow.automation.interpreter import RunState, parsed_filter
 from stageflow.automation.matching import Entry, TriggerIndex, matches
 from stageflow.domain.events import ActorKind, Event, EventType
-from stageflow.domain.filters import evaluate, parse_filter
+from stageflow.domain.filters import evaluate
 from stageflow.services.context import flat_values, needs_related, record_dict, related
 from stageflow.services.timers import arm_date
 from stageflow.services.unit_of_work import UnitOfWork
@@ -165,7 +165,7 @@ class Enroller:
             if record_values is None:
                 return "record_gone", "the record no longer exists"
             trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
-            if not evaluate(parse_filter(filter_), {**record_values, **trigger_values}):
+            if not evaluate(parsed_filter(filter_), {**record_values, **trigger_values}):
                 return "conditions_not_met", "the automation's conditions were not met"
         return None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,6 +224,34 @@ class Worker:
         return update
 
 
+class RecordValues(Mapping[str, Any]):
+    """A record's flat values; the contact, company and owner are loaded only if asked for."""
+
+    def __init__(self, uow: UnitOfWork, record: Record) -> None:
+        self.uow, self.record = uow, record
+        self._own = record_dict(uow, record, associations=False)
+        self._all: dict[str, Any] | None = None
+
+    def _related(self) -> dict[str, Any]:
+        if self._all is None:
+            base = record_dict(self.uow, self.record)
+            self._all = flat_values(base, related(self.uow, self.record, base["associations"]))
+        return self._all
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._own:
+            return self._own[key]
+        if key.startswith(("contact.", "company.", "owner.")):
+            return self._related()[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._related())
+
+    def __len__(self) -> int:
+        return len(self._related())
+
+
 class _SafeModeNeeded(Exception):
     """A run failed on the fast path; the batch is rolled back and redone in safe mode."""
 
@@ -253,7 +281,7 @@ class RunPort:
             depth=row.depth + 1,
         )
         self._record: Record | None = None
-        self._values: dict[str, Any] | None = None
+        self._values: RecordValues | None = None
         self._results: list[StepResult] = []
         self.crm = ServiceCrm(uow, row.workspace_id, self.actor, on_change=self._forget)
 
@@ -265,8 +293,7 @@ class RunPort:
             return {}
         if self._values is None:
             record = self._load()
-            base = record_dict(self.uow, record)
-            self._values = flat_values(base, related(self.uow, record, base["associations"]))
+            self._values = RecordValues(self.uow, record)
         return self._values
 
     def perform(
