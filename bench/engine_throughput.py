@@ -87,6 +87,10 @@ def throughput(
             f"{backend} {label}: worker, batches of {batch_size}",
             f"{done / elapsed:,.0f} runs/s ({done} runs in {elapsed:.2f} s)",
         ),
+        (
+            f"{backend} {label}: end to end (create, enroll, run)",
+            f"{runs / (seconds + elapsed):,.0f} runs/s",
+        ),
     ]
 
 
