@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -12,12 +14,25 @@ from sqlalchemy.pool import StaticPool
 READ_ONLY = "stageflow_read_only"
 
 
+def json_dumps(value: Any) -> str:
+    """orjson for speed; the standard library for what orjson refuses (huge integers)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+JSON_OPTIONS: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Build the engine for ``url``; SQLite files get their directory created."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_OPTIONS
+    )
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
@@ -29,7 +44,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if in_memory:
         kwargs["poolclass"] = StaticPool
-    engine = create_engine(url, echo=echo, **kwargs)
+    engine = create_engine(url, echo=echo, **kwargs, **JSON_OPTIONS)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
