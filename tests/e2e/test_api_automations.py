@@ -258,3 +258,19 @@ def test_actions_list_their_settings_schema(api: Api) -> None:
     actions = api.get("/actions")
     assert {"set_field", "move_stage", "create_record", "create_activity"} <= set(actions)
     assert "subject" in actions["create_activity"]["settings"]["properties"]
+
+
+def test_the_real_clock_cannot_be_moved(app: Any, tenant: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from stageflow.bootstrap import App
+    from stageflow.domain.clock import SystemClock
+    from stageflow.entrypoints.api.app import create_app
+    from tests.conftest import Api
+
+    real = App(settings=app.settings, engine=app.engine, clock=SystemClock())
+    with TestClient(create_app(real)) as client:
+        api = Api(client, tenant.token)
+        assert api.get("/admin/clock")["virtual"] is False
+        error = api.post("/admin/clock/advance", {"by": "P1D"}, expect=409)
+        assert "--virtual-clock" in error["message"]
