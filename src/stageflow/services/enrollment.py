@@ -20,6 +20,7 @@ from stageflow.automation.matching import Entry, TriggerIndex, matches
 from stageflow.domain.events import ActorKind, Event, EventType
 from stageflow.domain.filters import evaluate
 from stageflow.services.context import flat_values, needs_related, record_dict, related
+from stageflow.services.run_rows import new_run
 from stageflow.services.timers import arm_date
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -126,9 +127,7 @@ class Enroller:
                 skips.append(_skip(workspace_id, event, entry, *reason, now))
                 continue
             row = (
-                arm_date(uow, event, entry)
-                if dated
-                else _run_row(workspace_id, event, entry, values, now)
+                arm_date(uow, event, entry) if dated else _run_row(workspace_id, event, entry, now)
             )
             if isinstance(row, str):
                 continue  # no date, a past date, or already armed: nothing to wait for
@@ -285,34 +284,25 @@ def _trigger_info(event: Event) -> dict[str, Any]:
     return info
 
 
-def _run_row(
-    workspace_id: int, event: Event, entry: Entry, values: _ValuesCache, now: datetime
-) -> dict[str, Any]:
+def _run_row(workspace_id: int, event: Event, entry: Entry, now: datetime) -> dict[str, Any]:
     definition = entry.definition
     state = RunState(
         cursor=entry.graph.first, variables=dict(definition.variables), trigger=_trigger_info(event)
     )
-    return {
-        "workspace_id": workspace_id,
-        "automation_id": entry.automation_id,
-        "version_id": entry.version_id,
-        "record_id": event.record_id,
-        "trigger_event_id": event.id,
-        "enrollment_key": f"{entry.version_id}:{event.record_id}:{event.id}",
-        "status": "waiting",
-        "state": state.to_json(),
-        "wake_at": now,
-        "wait_event": None,
-        "resume_event": None,
-        "bound_stage_id": _bound_stage(definition, event),
-        "depth": event.actor.depth,
-        "attempts": 0,
-        "error": None,
-        "failed_step": None,
-        "created_at": now,
-        "updated_at": now,
-        "finished_at": None,
-    }
+    key = f"{entry.version_id}:{event.record_id}:{event.id}"
+    return new_run(
+        workspace_id,
+        entry.automation_id,
+        entry.version_id,
+        event.record_id,
+        key,
+        state,
+        now,
+        now,
+        event_id=event.id,
+        depth=event.actor.depth,
+        bound_stage_id=_bound_stage(definition, event),
+    )
 
 
 def _bound_stage(definition: Definition, event: Event) -> int | None:

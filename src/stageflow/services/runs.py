@@ -16,6 +16,7 @@ from stageflow.domain.users import Permission, Principal
 from stageflow.services.enrollment import VersionCache
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.records import get_visible, pages_of_records
+from stageflow.services.run_rows import new_run
 from stageflow.services.unit_of_work import UnitOfWork
 
 STATUSES = ("waiting", "completed", "failed", "cancelled")
@@ -141,28 +142,11 @@ def start_manually(
             variables=dict(version.definition.variables),
             trigger={"event_type": "ManualStart", "by": principal.user_id},
         )
+        key = f"{version.id}:{record_id}:manual:{batch}"
         rows.append(
-            {
-                "workspace_id": principal.workspace_id,
-                "automation_id": automation_id,
-                "version_id": version.id,
-                "record_id": record_id,
-                "trigger_event_id": None,
-                "enrollment_key": f"{version.id}:{record_id}:manual:{batch}",
-                "status": "waiting",
-                "state": state.to_json(),
-                "wake_at": now,
-                "wait_event": None,
-                "resume_event": None,
-                "bound_stage_id": None,
-                "depth": 0,
-                "attempts": 0,
-                "error": None,
-                "failed_step": None,
-                "created_at": now,
-                "updated_at": now,
-                "finished_at": None,
-            }
+            new_run(
+                principal.workspace_id, automation_id, version.id, record_id, key, state, now, now
+            )
         )
     for start in range(0, len(rows), 1000):
         uow.runs.add_many(rows[start : start + 1000])

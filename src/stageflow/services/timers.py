@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from stageflow.adapters.db import tables as t
 from stageflow.automation import calendar as cal
 from stageflow.automation.interpreter import RunState
 from stageflow.automation.matching import Entry, date_value
@@ -22,6 +21,7 @@ from stageflow.domain.filters import parse_filter
 from stageflow.domain.records import ObjectType
 from stageflow.services.crm_port import automation_principal
 from stageflow.services.records import pages_of_records
+from stageflow.services.run_rows import new_run
 from stageflow.services.schedules import next_fire
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -32,42 +32,6 @@ def workspace_calendar(uow: UnitOfWork, workspace_id: int) -> cal.WorkCalendar:
         return cal.WorkCalendar.from_settings(workspace.settings if workspace else {})
 
     return uow.memo(("calendar", workspace_id), load)
-
-
-def run_row(
-    workspace_id: int,
-    entry_automation: int,
-    version_id: int,
-    record_id: int | None,
-    key: str,
-    state: RunState,
-    wake_at: datetime,
-    now: datetime,
-    *,
-    event_id: int | None = None,
-    depth: int = 0,
-) -> dict[str, Any]:
-    return {
-        "workspace_id": workspace_id,
-        "automation_id": entry_automation,
-        "version_id": version_id,
-        "record_id": record_id,
-        "trigger_event_id": event_id,
-        "enrollment_key": key,
-        "status": "waiting",
-        "state": state.to_json(),
-        "wake_at": wake_at,
-        "wait_event": None,
-        "resume_event": None,
-        "bound_stage_id": None,
-        "depth": depth,
-        "attempts": 0,
-        "error": None,
-        "failed_step": None,
-        "created_at": now,
-        "updated_at": now,
-        "finished_at": None,
-    }
 
 
 # date_reached ------------------------------------------------------------------------------
@@ -129,7 +93,7 @@ def _armed(
             "event_id": event_id,
         },
     )
-    return run_row(
+    return new_run(
         workspace_id,
         automation_id,
         version_id,
@@ -188,14 +152,7 @@ def backfill_dates(
 def sync_schedule(uow: UnitOfWork, workspace_id: int, automation_id: int) -> None:
     """Cancel the automation's waiting tick and, if it is active on a schedule, arm the next."""
     now = uow.clock.now()
-    waiting = uow.connection.execute(
-        t.runs.select().where(
-            t.runs.c.automation_id == automation_id,
-            t.runs.c.status == "waiting",
-            t.runs.c.record_id.is_(None),
-        )
-    ).all()
-    ticks = [r.id for r in waiting if (r.state.get("trigger") or {}).get("schedule_tick")]
+    ticks = uow.runs.waiting_ticks(automation_id)
     uow.runs.save_many(
         [
             {
@@ -234,7 +191,7 @@ def arm_tick(
     if not uow.runs.exists(workspace_id, key):
         uow.runs.add_many(
             [
-                run_row(
+                new_run(
                     workspace_id,
                     automation_id,
                     version_id,
@@ -277,7 +234,7 @@ def tick(
         trigger={"event_type": "Schedule", "fire_at": fire_at.isoformat()},
     )
     rows = [
-        run_row(
+        new_run(
             row.workspace_id,
             row.automation_id,
             row.version_id,

@@ -239,6 +239,17 @@ class RunRepository:
             )
         )
 
+    def waiting_ticks(self, automation_id: int) -> builtins.list[int]:
+        """The schedule tick runs an automation has waiting (record-less, flagged in state)."""
+        rows = self.conn.execute(
+            select(t.runs.c.id, t.runs.c.state).where(
+                t.runs.c.automation_id == automation_id,
+                t.runs.c.status == "waiting",
+                t.runs.c.record_id.is_(None),
+            )
+        )
+        return [r.id for r in rows if (r.state.get("trigger") or {}).get("schedule_tick")]
+
     def get(self, workspace_id: int, run_id: int) -> Any | None:
         return self.conn.execute(
             select(t.runs).where(t.runs.c.workspace_id == workspace_id, t.runs.c.id == run_id)
