@@ -215,7 +215,8 @@ def _run(graph: Graph, state: RunState, port: Port) -> Outcome:
             )
         if outcome is not None:
             return outcome
-    return Outcome(status="failed", error=f"more than {MAX_STEPS_PER_ADVANCE} steps in one go")
+    # A long loop yields: its state is saved and it continues in the next batch.
+    return Outcome(status="waiting", wake_at=port.now())
 
 
 def _step(

@@ -76,8 +76,9 @@ class Enroller:
         for event in events:
             by_workspace[event.workspace_id].append(event)
         for workspace_id, workspace_events in by_workspace.items():
-            self._touch_waiting_runs(uow, workspace_events)
+            # Enroll first, so a rule enrolled and left within one commit is cancelled too.
             self._enroll(uow, workspace_id, workspace_events)
+            self._touch_waiting_runs(uow, workspace_events)
 
     def after_commit(self, uow: UnitOfWork) -> None:
         if uow.runs_created:
@@ -119,18 +120,21 @@ class Enroller:
         values = _ValuesCache(uow, workspace_id)
         runs: list[dict[str, Any]] = []
         skips: list[dict[str, Any]] = []
+        keys: set[str] = set()
         for event, entry in matched:
             assert event.record_id is not None
+            # Date triggers are checked (conditions, re-enrollment) when the date comes.
             dated = entry.definition.trigger.type == "date_reached"
-            reason = self._refusal(event, entry, enrolled, values, conditions=not dated)
+            reason = self._refusal(event, entry, enrolled, values, at_enrollment=not dated)
             if reason is not None:
                 skips.append(_skip(workspace_id, event, entry, *reason, now))
                 continue
             row = (
                 arm_date(uow, event, entry) if dated else _run_row(workspace_id, event, entry, now)
             )
-            if isinstance(row, str):
+            if isinstance(row, str) or row["enrollment_key"] in keys:
                 continue  # no date, a past date, or already armed: nothing to wait for
+            keys.add(row["enrollment_key"])
             enrolled.add((entry.automation_id, event.record_id))
             runs.append(row)
         uow.runs.add_many(runs)
@@ -144,7 +148,7 @@ class Enroller:
         enrolled: set[tuple[int, int]],
         values: _ValuesCache,
         *,
-        conditions: bool = True,
+        at_enrollment: bool = True,
     ) -> tuple[str, str] | None:
         actor = event.actor
         if actor.kind is ActorKind.AUTOMATION and actor.id == entry.automation_id:
@@ -155,9 +159,13 @@ class Enroller:
                 f"automations; the limit is {self.max_depth}"
             )
         trigger = entry.definition.trigger
-        if not trigger.allow_reenrollment and (entry.automation_id, event.record_id) in enrolled:
+        if (
+            at_enrollment
+            and not trigger.allow_reenrollment
+            and (entry.automation_id, event.record_id) in enrolled
+        ):
             return "already_enrolled", "this record already ran this automation"
-        filter_ = entry.definition.conditions if conditions else None
+        filter_ = entry.definition.conditions if at_enrollment else None
         if filter_ is not None:
             assert event.record_id is not None
             record_values = values.get(event.record_id, needs_related(str(filter_)))
@@ -171,7 +179,10 @@ class Enroller:
     # runs already waiting ----------------------------------------------------------------
 
     def _touch_waiting_runs(self, uow: UnitOfWork, events: list[Event]) -> None:
-        """Cancel stage-bound runs whose record left the stage; wake runs waiting for events."""
+        """Cancel stage-bound runs whose record left the stage; wake runs waiting for events.
+
+        Each change is guarded: a run a worker moved on meanwhile (PostgreSQL) is left alone.
+        """
         relevant = [e for e in events if e.record_id is not None]
         waiting = uow.runs.waiting_on_records(
             e.record_id for e in relevant if e.record_id is not None
@@ -179,45 +190,40 @@ class Enroller:
         if not waiting:
             return
         now = uow.clock.now()
-        latest: dict[int, Event] = {}
+        types: dict[int, list[str]] = defaultdict(list)
+        stage_now: dict[int, Any] = {}
+        deleted: set[int] = set()
         for event in relevant:
             assert event.record_id is not None
-            latest.setdefault(event.record_id, event)
-            latest[event.record_id] = event
-        stage_now = {
-            e.record_id: (e.after or {}).get("stage_id")
-            for e in relevant
-            if e.type is EventType.STAGE_CHANGED
-        }
-        deleted = {e.record_id for e in relevant if e.type is EventType.RECORD_DELETED}
-        updates: list[dict[str, Any]] = []
-        steps: list[dict[str, Any]] = []
+            types[event.record_id].append(event.type.value)
+            if event.type is EventType.STAGE_CHANGED:
+                stage_now[event.record_id] = (event.after or {}).get("stage_id")
+            elif event.type is EventType.RECORD_DELETED:
+                deleted.add(event.record_id)
         for run in waiting:
             reason = None
             if run.record_id in deleted:
                 reason = "the record was deleted"
             elif (
                 run.bound_stage_id is not None
-                and run.record_id in stage_now
-                and (stage_now[run.record_id] != run.bound_stage_id)
+                and stage_now.get(run.record_id, run.bound_stage_id) != run.bound_stage_id
             ):
                 reason = f"the record left stage {run.bound_stage_id} before this step ran"
             if reason is not None:
-                updates.append(_cancel_update(run.id, reason, now))
-                steps.append(self._cancel_step(uow, run, reason, now))
+                if uow.runs.update_if_unchanged(
+                    run.id, run.updated_at, _cancel_update(reason, now)
+                ):
+                    uow.runs.add_steps([self._cancel_step(uow, run, reason, now)])
             elif run.wait_event is not None:
-                event = latest[run.record_id]
-                if run.wait_event in ("*", event.type.value):
-                    updates.append(
-                        {
-                            "_id": run.id,
-                            "wake_at": now,
-                            "resume_event": event.type.value,
-                            "updated_at": now,
-                        }
+                woken_by = next(
+                    (t for t in types[run.record_id] if run.wait_event in ("*", t)), None
+                )
+                if woken_by is not None:
+                    uow.runs.update_if_unchanged(
+                        run.id,
+                        run.updated_at,
+                        {"wake_at": now, "resume_event": woken_by, "updated_at": now},
                     )
-        uow.runs.save_many(updates)
-        uow.runs.add_steps(steps)
 
     def _cancel_step(
         self,
@@ -230,10 +236,11 @@ class Enroller:
         graph = self.versions.get(uow, run.version_id).graph
         cursor = state.cursor or "start"
         started = datetime.fromisoformat(state.entered_at) if state.entered_at else now
+        # Its own key: the step may already have a row from a failed attempt.
         return {
             "run_id": run.id,
             "step_id": cursor,
-            "iteration": graph.iteration_key(cursor, state.loops),
+            "iteration": graph.iteration_key(cursor, state.loops) + "#cancelled",
             "type": "cancel",
             "status": "cancelled",
             "attempts": 1,
@@ -331,9 +338,8 @@ def _skip(
     }
 
 
-def _cancel_update(run_id: int, reason: str, now: datetime) -> dict[str, Any]:
+def _cancel_update(reason: str, now: datetime) -> dict[str, Any]:
     return {
-        "_id": run_id,
         "status": "cancelled",
         "wake_at": None,
         "error": reason,

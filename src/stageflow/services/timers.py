@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
 from stageflow.automation import calendar as cal
 from stageflow.automation.interpreter import RunState
 from stageflow.automation.matching import Entry, date_value
+from stageflow.domain.errors import StageflowError
 from stageflow.domain.events import Event
 from stageflow.domain.filters import parse_filter
 from stageflow.domain.records import ObjectType
@@ -183,12 +185,19 @@ def arm_tick(
     version_id: int,
     cron: str,
     after: datetime,
+    *,
+    replacing: int | None = None,
 ) -> None:
+    """Arm the next tick of a schedule unless one is already waiting (other than
+    ``replacing``, the tick that is firing now)."""
     calendar = workspace_calendar(uow, workspace_id)
     fire_at = next_fire(cron, after, calendar.timezone)
     state = RunState(cursor=None, trigger={"schedule_tick": True, "fire_at": fire_at.isoformat()})
-    key = f"{version_id}:tick:{fire_at.isoformat()}"
-    if not uow.runs.exists(workspace_id, key):
+    # Arming is idempotent through the caller (sync_schedule cancels the waiting tick first;
+    # a tick arms its successor once), so the key only needs to be unique: a tick cancelled by
+    # a pause must not stop the same time being armed again on resume.
+    key = f"{version_id}:tick:{fire_at.isoformat()}:{secrets.token_hex(6)}"
+    if not [t for t in uow.runs.waiting_ticks(automation_id) if t != replacing]:
         uow.runs.add_many(
             [
                 new_run(
@@ -223,15 +232,34 @@ def tick(
     ):
         return {"enrolled": 0, "skipped": "the automation is not active on this version"}
     trigger = definition.trigger
+    # The next tick first: whatever happens to this one, the schedule keeps going.
+    arm_tick(
+        uow,
+        row.workspace_id,
+        row.automation_id,
+        row.version_id,
+        trigger.cron,
+        max(now, fire_at),
+        replacing=row.id,
+    )
     record_ids: list[int | None]
-    if trigger.object_type is None:
-        record_ids = [None]
-    else:
-        record_ids = list(_segment(uow, row.workspace_id, trigger))
+    try:
+        record_ids = (
+            [None]
+            if trigger.object_type is None
+            else list(_segment(uow, row.workspace_id, trigger))
+        )
+    except StageflowError as exc:
+        return {"enrolled": 0, "fire_at": fire_at.isoformat(), "error": exc.message}
+    # Conditions are checked by each run when it starts (they may name the contact etc.).
     state = RunState(
         cursor=first_step,
         variables=dict(definition.variables),
-        trigger={"event_type": "Schedule", "fire_at": fire_at.isoformat()},
+        trigger={
+            "event_type": "Schedule",
+            "fire_at": fire_at.isoformat(),
+            "check_conditions": definition.conditions is not None,
+        },
     )
     rows = [
         new_run(
@@ -249,9 +277,6 @@ def tick(
     for start in range(0, len(rows), 1000):
         uow.runs.add_many(rows[start : start + 1000])
     uow.runs_created += len(rows)
-    arm_tick(
-        uow, row.workspace_id, row.automation_id, row.version_id, trigger.cron, max(now, fire_at)
-    )
     return {
         "enrolled": len(rows),
         "fire_at": fire_at.isoformat(),

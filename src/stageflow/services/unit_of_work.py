@@ -129,6 +129,7 @@ class UnitOfWork:
         with self.connection.begin_nested():
             try:
                 yield
+                self.records.flush()  # inside: a conflict belongs to this savepoint's writes
             except BaseException:
                 del self._pending[mark:]
                 self.records.forget()

@@ -27,12 +27,13 @@ from stageflow.automation.interpreter import (
     StepFailed,
     StepResult,
     advance,
+    parsed_filter,
 )
 from stageflow.automation.templates import TemplateProblem, render
 from stageflow.domain.clock import Clock
-from stageflow.domain.errors import StageflowError
+from stageflow.domain.errors import StageflowError, StaleVersion
 from stageflow.domain.events import Actor, ActorKind, Source
-from stageflow.domain.filters import evaluate, parse_filter
+from stageflow.domain.filters import evaluate
 from stageflow.domain.records import Record
 from stageflow.services import timers
 from stageflow.services.context import flat_values, record_dict, related
@@ -88,7 +89,50 @@ class Worker:
         except Exception as exc:
             if not isinstance(exc, _SafeModeNeeded):
                 log.warning("batch failed on the fast path (%r); redoing it safely", exc)
+        try:
             return self._tick(safe=True)
+        except Exception as exc:
+            # Something outside any run's savepoint failed (e.g. at commit): take the runs
+            # one transaction each, so one poisonous run cannot stop all the others.
+            log.warning("batch failed in safe mode (%r); running its runs one by one", exc)
+            return self._tick_one_by_one()
+
+    def _tick_one_by_one(self) -> TickResult:
+        result = TickResult()
+        with self.uow() as uow:
+            run_ids = [r.id for r in uow.runs.claim_due(uow.clock.now(), self.batch_size)]
+        for run_id in run_ids:
+            try:
+                with self.uow() as uow:
+                    row = uow.runs.claim_one(run_id, uow.clock.now())
+                    if row is None:
+                        continue
+                    calendar = timers.workspace_calendar(uow, row.workspace_id)
+                    update, steps = self._execute_safely(uow, row, calendar)
+                    uow.runs.add_steps(steps)
+                    uow.runs.save_many([update])
+                    uow.commit()
+            except Exception as exc:
+                log.exception("run %s cannot be committed; failing it", run_id)
+                with self.uow() as uow:
+                    now = uow.clock.now()
+                    uow.runs.save_many(
+                        [
+                            {
+                                "_id": run_id,
+                                "status": "failed",
+                                "wake_at": None,
+                                "updated_at": now,
+                                "finished_at": now,
+                                "error": f"internal error at commit: {exc!r}"[:2000],
+                            }
+                        ]
+                    )
+                    uow.commit()
+                update = {"status": "failed"}
+            result.claimed += 1
+            setattr(result, update["status"], getattr(result, update["status"]) + 1)
+        return result
 
     def _tick(self, *, safe: bool) -> TickResult:
         result = TickResult()
@@ -109,7 +153,7 @@ class Worker:
                     update, steps = self._execute_safely(uow, row, calendar)
                 else:
                     update, steps = self._execute(uow, row, calendar, safe=False)
-                    if update["status"] == "failed" or update.get("attempts", 0) > row.attempts:
+                    if update["status"] == "failed" or update.get("failed_step") is not None:
                         raise _SafeModeNeeded()
                 updates.append(update)
                 for step in steps:
@@ -156,6 +200,17 @@ class Worker:
         try:
             with uow.savepoint():
                 return self._execute(uow, row, calendar, safe=True)
+        except StaleVersion:
+            # Someone changed the record meanwhile: nothing of this run was kept; try again.
+            return (
+                {
+                    "_id": row.id,
+                    "wake_at": now + timedelta(seconds=1),
+                    "updated_at": now,
+                    "error": "a record changed while this run used it; trying again",
+                },
+                [],
+            )
         except Exception as exc:  # a bug or a database error: fail this run, keep the batch
             log.exception("run %s failed unexpectedly", row.id)
             message = exc.message if isinstance(exc, StageflowError) else repr(exc)
@@ -182,8 +237,10 @@ class Worker:
             output = timers.tick(uow, row, version.definition, version.graph.first)
             port.record(StepResult("schedule", "", "tick", "completed", now, now, output=output))
             outcome = Outcome(status="completed")
-        elif state.trigger.get("armed"):
-            outcome = _check_armed(port, version, state, now) or advance(version.graph, state, port)
+        elif state.trigger.get("armed") or state.trigger.get("check_conditions"):
+            outcome = _check_start(uow, row, port, version, state, now) or advance(
+                version.graph, state, port
+            )
         else:
             outcome = advance(version.graph, state, port, event=row.resume_event)
         return self._update(row, state, outcome, version, now), port.step_rows()
@@ -201,7 +258,8 @@ class Worker:
             "failed_step": None,
             "wake_at": None,
             "finished_at": None,
-            "attempts": row.attempts,
+            # Attempts count the failures of the step the run is on; moving on resets them.
+            "attempts": 0,
             "status": outcome.status,
         }
         if outcome.status == "waiting":
@@ -209,10 +267,11 @@ class Worker:
             if state.waiting and _waits_on_record(version, state):
                 update["wait_event"] = outcome.wait_event or "*"
         elif outcome.status == "failed":
-            update.update(
-                error=outcome.error, failed_step=outcome.failed_step, attempts=row.attempts + 1
-            )
-            retry_at = _retry_at(version, outcome, row.attempts + 1, now)
+            # The same step failing again adds an attempt; another step starts its own count.
+            same_step = outcome.failed_step == row.failed_step
+            attempts = row.attempts + 1 if same_step else 1
+            update.update(error=outcome.error, failed_step=outcome.failed_step, attempts=attempts)
+            retry_at = _retry_at(version, outcome, attempts, now)
             if retry_at is not None:
                 update.update(status="waiting", wake_at=retry_at)
             else:
@@ -312,7 +371,7 @@ class RunPort:
                 calendar=self.calendar,
                 crm=self.crm,
                 template_context_factory=lambda: self._template_context(variables),
-                attempt=self.row.attempts + 1,
+                attempt=self.row.attempts + 1 if self.row.failed_step == step.id else 1,
             )
             if self.safe:
                 with self.uow.savepoint():
@@ -399,19 +458,23 @@ class RunPort:
         return context
 
 
-def _check_armed(port: RunPort, version: Version, state: RunState, now: datetime) -> Outcome | None:
-    """A date-armed run wakes: is the date still the one it was armed for, and do the
-    automation's conditions hold now? If not it cancels itself, saying why."""
+def _check_start(
+    uow: UnitOfWork, row: Any, port: RunPort, version: Version, state: RunState, now: datetime
+) -> Outcome | None:
+    """Runs enrolled ahead of time check, when they start, what enrollment could not:
+
+    - a date-armed run: the date is still the one it was armed for, the automation is still
+      active on this version, and (unless re-enrollment is allowed) it has not run already;
+    - date-armed and scheduled runs: the automation's conditions hold now.
+    If not, the run cancels itself, saying why.
+    """
     trigger = state.trigger
-    trigger["armed"] = False
-    current = port.values().get(trigger["date_field"])
-    reason = None
-    if current != trigger["date_value"]:
-        reason = f"the date changed from {trigger['date_value']} to {current}"
-    elif version.definition.conditions is not None and not evaluate(
-        parse_filter(version.definition.conditions), port.values()
-    ):
-        reason = "the automation's conditions did not hold on the date"
+    armed = bool(trigger.pop("armed", False))
+    trigger.pop("check_conditions", None)
+    try:
+        reason = _start_refusal(uow, row, port, version, trigger, armed)
+    except RecordGone:
+        reason = "the record was deleted"
     if reason is None:
         return None
     port.record(
@@ -420,9 +483,35 @@ def _check_armed(port: RunPort, version: Version, state: RunState, now: datetime
     return Outcome(status="cancelled", error=reason)
 
 
-def _calendar(uow: UnitOfWork, workspace_id: int) -> cal.WorkCalendar:
-    workspace = uow.workspaces.get(workspace_id)
-    return cal.WorkCalendar.from_settings(workspace.settings if workspace else {})
+def _start_refusal(
+    uow: UnitOfWork,
+    row: Any,
+    port: RunPort,
+    version: Version,
+    trigger: dict[str, Any],
+    armed: bool,
+) -> str | None:
+    definition = version.definition
+    if armed:
+        automation = uow.automations.get(row.workspace_id, row.automation_id)
+        if (
+            automation is None
+            or automation.status != "active"
+            or (automation.active_version_id != row.version_id)
+        ):
+            return "the automation was paused, archived or republished before the date"
+        current = port.values().get(trigger["date_field"])
+        if current != trigger["date_value"]:
+            return f"the date changed from {trigger['date_value']} to {current}"
+        if not definition.trigger.allow_reenrollment and uow.runs.has_completed(
+            row.automation_id, row.record_id
+        ):
+            return "this record already ran this automation"
+    if definition.conditions is not None and not evaluate(
+        parsed_filter(definition.conditions), port.values()
+    ):
+        return "the automation's conditions did not hold when it was due"
+    return None
 
 
 def _waits_on_record(version: Version, state: RunState) -> bool:

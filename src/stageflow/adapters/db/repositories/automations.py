@@ -183,6 +183,14 @@ class RunRepository:
         )
         return {(r.automation_id, r.record_id) for r in rows}
 
+    def has_completed(self, automation_id: int, record_id: int | None) -> bool:
+        query = select(t.runs.c.id).where(
+            t.runs.c.automation_id == automation_id,
+            t.runs.c.record_id == record_id,
+            t.runs.c.status == "completed",
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
+
     def claim_due(self, now: datetime, limit: int) -> builtins.list[Any]:
         """Due runs, oldest first, locked for this transaction (skipping others' locks)."""
         query = (
@@ -195,6 +203,14 @@ class RunRepository:
             query = query.with_for_update(skip_locked=True)
         return builtins.list(self.conn.execute(query))
 
+    def claim_one(self, run_id: int, now: datetime) -> Any | None:
+        query = select(t.runs).where(
+            t.runs.c.id == run_id, t.runs.c.status == "waiting", t.runs.c.wake_at <= now
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self.conn.execute(query).first()
+
     def next_wake_at(self) -> datetime | None:
         value = self.conn.execute(
             select(func.min(t.runs.c.wake_at)).where(t.runs.c.status == "waiting")
@@ -206,16 +222,25 @@ class RunRepository:
         )
 
     def save_many(self, rows: builtins.list[dict[str, Any]]) -> None:
-        """Write run changes; each row has ``_id`` and the columns to set."""
-        if not rows:
-            return
-        columns = [k for k in rows[0] if k != "_id"]
-        statement = (
+        """Write run changes; each row has ``_id`` and the columns to set (rows of any shape:
+        they are grouped, since one executemany needs one shape)."""
+        for columns, group in _by_shape(rows).items():
+            statement = (
+                update(t.runs)
+                .where(t.runs.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns if c != "_id"})
+            )
+            self.conn.execute(statement, group)
+
+    def update_if_unchanged(self, run_id: int, seen: datetime, values: dict[str, Any]) -> bool:
+        """Change a run only if it is still waiting as it was read (``seen`` is the
+        ``updated_at`` read): a worker that moved the run on meanwhile wins."""
+        result = self.conn.execute(
             update(t.runs)
-            .where(t.runs.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
+            .where(t.runs.c.id == run_id, t.runs.c.status == "waiting", t.runs.c.updated_at == seen)
+            .values(**values)
         )
-        self.conn.execute(statement, rows)
+        return bool(result.rowcount == 1)
 
     def waiting_on_records(self, record_ids: Iterable[int]) -> builtins.list[Any]:
         """Waiting runs that a change of these records may cancel or wake."""
@@ -231,6 +256,7 @@ class RunRepository:
                     t.runs.c.bound_stage_id,
                     t.runs.c.wait_event,
                     t.runs.c.state,
+                    t.runs.c.updated_at,
                 ).where(
                     t.runs.c.record_id.in_(ids),
                     t.runs.c.status == "waiting",
@@ -324,3 +350,10 @@ class RunRepository:
                 .limit(limit)
             )
         )
+
+
+def _by_shape(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return groups

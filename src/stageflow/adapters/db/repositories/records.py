@@ -79,10 +79,10 @@ class RecordRepository:
             {**_values(self._identity[i]), "_id": i, "_read_version": v}
             for i, v in self._dirty.items()
         ]
-        self._dirty.clear()
         result = self.conn.execute(_SAVE, rows)
         if result.rowcount not in (len(rows), -1):
             raise StaleVersion("a record was changed by someone else; read it again and retry")
+        self._dirty.clear()
 
     def save(self, record: Record, read_version: int) -> None:
         """Write a changed record; fails with StaleVersion if someone wrote it meanwhile."""
