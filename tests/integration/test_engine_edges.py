@@ -3,7 +3,7 @@ republishing, long loops. Each was a real bug once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -423,3 +423,29 @@ def test_a_date_run_whose_record_was_deleted_cancels_beside_healthy_runs(engine:
     engine.advance("P10D")
     kept = next(r for r in engine.runs(waits) if r.record_id == keep)
     assert kept.status == "completed"
+
+
+def test_an_event_after_the_deadline_does_not_satisfy_a_wait(engine: Engine) -> None:
+    stages = engine.stages()
+    automation = engine.publish(
+        {
+            "trigger": {"type": "record_created", "object_type": "deal"},
+            "steps": [
+                {
+                    "id": "w",
+                    "type": "wait_until",
+                    "event": "StageChanged",
+                    "timeout": "P1D",
+                    "on_timeout": [set_field("late", currency="LATE")],
+                }
+            ],
+        }
+    )
+    deal = engine.create("deal", name="Late")
+    engine.run_due()
+    engine.clock.advance(timedelta(days=2))  # no worker meanwhile
+    engine.move(deal, stages["Proposal"])  # the event comes after the deadline
+    engine.run_due()
+    assert engine.record(deal).fields["currency"] == "LATE"
+    (run,) = engine.runs(automation)
+    assert engine.steps(run.id)[0].output["timed_out"] is True

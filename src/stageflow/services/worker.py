@@ -242,7 +242,7 @@ class Worker:
                 version.graph, state, port
             )
         else:
-            outcome = advance(version.graph, state, port, event=row.resume_event)
+            outcome = advance(version.graph, state, port, event=_event_in_time(row, state))
         return self._update(row, state, outcome, version, now), port.step_rows()
 
     def _update(
@@ -512,6 +512,15 @@ def _start_refusal(
     ):
         return "the automation's conditions did not hold when it was due"
     return None
+
+
+def _event_in_time(row: Any, state: RunState) -> str | None:
+    """The event that woke a waiting run, if it came before the wait's deadline (a run woken
+    late by its timeout must not count an event that happened after it)."""
+    if row.resume_event is None or state.deadline is None or row.wake_at is None:
+        return row.resume_event  # type: ignore[no-any-return]
+    in_time = row.wake_at <= datetime.fromisoformat(state.deadline)
+    return row.resume_event if in_time else None
 
 
 def _waits_on_record(version: Version, state: RunState) -> bool:
