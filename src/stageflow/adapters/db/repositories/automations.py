@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import insert_many, update_many
 from stageflow.domain.errors import StaleVersion
 
 ACTIVE = "active"
@@ -224,13 +225,8 @@ class RunRepository:
     def save_many(self, rows: builtins.list[dict[str, Any]]) -> None:
         """Write run changes; each row has ``_id`` and the columns to set (rows of any shape:
         they are grouped, since one executemany needs one shape)."""
-        for columns, group in _by_shape(rows).items():
-            statement = (
-                update(t.runs)
-                .where(t.runs.c.id == bindparam("_id"))
-                .values({c: bindparam(c) for c in columns if c != "_id"})
-            )
-            self.conn.execute(statement, group)
+        for group in _by_shape(rows).values():
+            update_many(self.conn, t.runs, group, where={"_id": "id"})
 
     def update_if_unchanged(self, run_id: int, seen: datetime, values: dict[str, Any]) -> bool:
         """Change a run only if it is still waiting as it was read (``seen`` is the
@@ -312,8 +308,7 @@ class RunRepository:
         return {(r.run_id, r.step_id, r.iteration) for r in rows}
 
     def add_steps(self, rows: builtins.list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(t.run_steps), rows)
+        insert_many(self.conn, t.run_steps, rows)
 
     def update_step(self, row: dict[str, Any]) -> None:
         c = t.run_steps.c

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, or_, select, update
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import update_many
 from stageflow.domain.errors import StaleVersion
 from stageflow.domain.records import ObjectType, Record
 
@@ -79,8 +80,10 @@ class RecordRepository:
             {**_values(self._identity[i]), "_id": i, "_read_version": v}
             for i, v in self._dirty.items()
         ]
-        result = self.conn.execute(_SAVE, rows)
-        if result.rowcount not in (len(rows), -1):
+        changed = update_many(
+            self.conn, t.records, rows, where={"_id": "id", "_read_version": "version"}
+        )
+        if changed not in (len(rows), -1):
             raise StaleVersion("a record was changed by someone else; read it again and retry")
         self._dirty.clear()
 
