@@ -9,7 +9,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
-from stageflow.adapters.db.engine import READ_ONLY
+from stageflow.adapters.db.engine import READ_ONLY, FairLock, write_lock
 from stageflow.adapters.db.repositories.activities import ActivityRepository
 from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
 from stageflow.adapters.db.repositories.events import EventRepository
@@ -71,6 +71,7 @@ class UnitOfWork:
         self.read_only = read_only
         self.hook = hook
         self.memoize = memoize
+        self._lock: FairLock | None = None
         self._memo: dict[Hashable, Any] = {}
         self.runs_created = 0
         self._pending: list[Event] = []
@@ -84,6 +85,21 @@ class UnitOfWork:
         return self._conn
 
     def __enter__(self) -> Self:
+        self._lock = None if self.read_only else write_lock(self.engine)
+        if self._lock is not None:
+            self._lock.__enter__()
+        try:
+            return self._open()
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__()
+
+    def _open(self) -> Self:
         conn = self.engine.connect()
         if self.read_only:
             conn = conn.execution_options(**{READ_ONLY: True})
@@ -119,6 +135,7 @@ class UnitOfWork:
             self._conn = None
             self._tx = None
             self._pending = []
+            self._release()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,46 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+class FairLock:
+    """A first-come, first-served lock: SQLite writers of one process take turns in order
+    instead of racing SQLite's busy handler, whose sleeps let a busy writer starve the rest
+    (an embedded worker stalled for seconds behind API writes without it)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+
+    def __enter__(self) -> None:
+        with self._condition:
+            if self._owner == threading.get_ident():
+                raise RuntimeError(
+                    "this thread already has a write transaction open on SQLite; "
+                    "a second one would wait for itself forever"
+                )
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._condition.wait()
+            self._owner = threading.get_ident()
+
+    def __exit__(self, *_: object) -> None:
+        with self._condition:
+            self._owner = None
+            self._serving += 1
+            self._condition.notify_all()
+
+
+_write_locks: dict[int, FairLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(engine: Engine) -> FairLock | None:
+    """The process-wide writer queue of a SQLite engine (None for other databases)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _write_locks_guard:
+        return _write_locks.setdefault(id(engine), FairLock())
