@@ -55,7 +55,9 @@ def test_step_rows_round_trip(app: App, tenant: Tenant) -> None:
             "finished_at": T,
         }
         insert_many(uow.connection, t.run_steps, [row])
-        by_driver = uow.connection.execute(select(t.run_steps)).first()
+        by_driver = uow.connection.execute(
+            select(t.run_steps).where(t.run_steps.c.run_id == run_id)
+        ).first()
         changed = update_many(
             uow.connection,
             t.runs,
