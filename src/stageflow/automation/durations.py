@@ -27,19 +27,6 @@ class Duration:
         return moment - self.delta if self.negative else moment + self.delta
 
     @property
-    def is_zero(self) -> bool:
-        return not any(
-            (
-                self.delta.years,
-                self.delta.months,
-                self.delta.days,
-                self.delta.hours,
-                self.delta.minutes,
-                self.delta.seconds,
-            )
-        )
-
-    @property
     def approximate_seconds(self) -> float:
         d = self.delta
         seconds = (d.years * 365.25 + d.months * 30.44 + d.days) * 86400 + d.hours * 3600

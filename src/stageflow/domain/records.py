@@ -26,13 +26,6 @@ class ObjectType(StrEnum):
             self.value, self.value + "s"
         )
 
-    @classmethod
-    def from_plural(cls, plural: str) -> ObjectType:
-        for object_type in cls:
-            if object_type.plural == plural:
-                return object_type
-        raise ValueError(plural)
-
     @property
     def has_pipeline(self) -> bool:
         return self in PIPELINE_OBJECT_TYPES

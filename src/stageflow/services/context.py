@@ -3,6 +3,7 @@ for the filter language, nested ones (``record.amount``) for templates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stageflow.domain.records import Record
@@ -57,6 +58,29 @@ def flat_values(
     return values
 
 
-def needs_related(*texts: str) -> bool:
-    """Whether conditions or templates mention the contact, company or owner."""
-    return any(word in text for text in texts for word in ("contact.", "company.", "owner."))
+class RecordValues(Mapping[str, Any]):
+    """A record's flat values; the contact, company and owner are loaded only if asked for."""
+
+    def __init__(self, uow: UnitOfWork, record: Record) -> None:
+        self.uow, self.record = uow, record
+        self._own = record_dict(uow, record, associations=False)
+        self._all: dict[str, Any] | None = None
+
+    def _related(self) -> dict[str, Any]:
+        if self._all is None:
+            base = record_dict(self.uow, self.record)
+            self._all = flat_values(base, related(self.uow, self.record, base["associations"]))
+        return self._all
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._own:
+            return self._own[key]
+        if key.startswith(("contact.", "company.", "owner.")):
+            return self._related()[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._related())
+
+    def __len__(self) -> int:
+        return len(self._related())

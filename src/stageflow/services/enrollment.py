@@ -8,10 +8,10 @@ enrolled, conditions not met), so "why didn't it run?" has an answer.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import ChainMap, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import Graph, compile_graph
@@ -19,7 +19,7 @@ from stageflow.automation.interpreter import RunState, parsed_filter
 from stageflow.automation.matching import Entry, TriggerIndex, matches
 from stageflow.domain.events import ActorKind, Event, EventType
 from stageflow.domain.filters import evaluate
-from stageflow.services.context import flat_values, needs_related, record_dict, related
+from stageflow.services.context import RecordValues
 from stageflow.services.run_rows import new_run
 from stageflow.services.timers import arm_date
 from stageflow.services.unit_of_work import UnitOfWork
@@ -168,11 +168,12 @@ class Enroller:
         filter_ = entry.definition.conditions if at_enrollment else None
         if filter_ is not None:
             assert event.record_id is not None
-            record_values = values.get(event.record_id, needs_related(str(filter_)))
+            record_values = values.get(event.record_id)
             if record_values is None:
                 return "record_gone", "the record no longer exists"
             trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
-            if not evaluate(parsed_filter(filter_), {**record_values, **trigger_values}):
+            values_seen = ChainMap(trigger_values, cast(dict[str, Any], record_values))
+            if not evaluate(parsed_filter(filter_), values_seen):
                 return "conditions_not_met", "the automation's conditions were not met"
         return None
 
@@ -257,23 +258,13 @@ class _ValuesCache:
 
     def __init__(self, uow: UnitOfWork, workspace_id: int) -> None:
         self.uow, self.workspace_id = uow, workspace_id
-        self._cache: dict[tuple[int, bool], dict[str, Any] | None] = {}
+        self._cache: dict[int, RecordValues | None] = {}
 
-    def get(self, record_id: int, with_related: bool) -> dict[str, Any] | None:
-        key = (record_id, with_related)
-        if key not in self._cache:
+    def get(self, record_id: int) -> RecordValues | None:
+        if record_id not in self._cache:
             record = self.uow.records.get(self.workspace_id, record_id)
-            if record is None:
-                self._cache[key] = None
-            else:
-                base = record_dict(self.uow, record, associations=with_related)
-                others = (
-                    related(self.uow, record, base.get("associations", {}))
-                    if with_related
-                    else None
-                )
-                self._cache[key] = flat_values(base, others)
-        return self._cache[key]
+            self._cache[record_id] = RecordValues(self.uow, record) if record else None
+        return self._cache[record_id]
 
 
 def _trigger_info(event: Event) -> dict[str, Any]:

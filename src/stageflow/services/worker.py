@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from stageflow.domain.events import Actor, ActorKind, Source
 from stageflow.domain.filters import evaluate
 from stageflow.domain.records import Record
 from stageflow.services import timers
-from stageflow.services.context import flat_values, record_dict, related
+from stageflow.services.context import RecordValues, record_dict, related
 from stageflow.services.crm_port import ServiceCrm
 from stageflow.services.enrollment import Enroller, Version, VersionCache
 from stageflow.services.records import field_definitions
@@ -281,34 +281,6 @@ class Worker:
             if outcome.status == "cancelled":
                 update["error"] = outcome.error
         return update
-
-
-class RecordValues(Mapping[str, Any]):
-    """A record's flat values; the contact, company and owner are loaded only if asked for."""
-
-    def __init__(self, uow: UnitOfWork, record: Record) -> None:
-        self.uow, self.record = uow, record
-        self._own = record_dict(uow, record, associations=False)
-        self._all: dict[str, Any] | None = None
-
-    def _related(self) -> dict[str, Any]:
-        if self._all is None:
-            base = record_dict(self.uow, self.record)
-            self._all = flat_values(base, related(self.uow, self.record, base["associations"]))
-        return self._all
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._own:
-            return self._own[key]
-        if key.startswith(("contact.", "company.", "owner.")):
-            return self._related()[key]
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._related())
-
-    def __len__(self) -> int:
-        return len(self._related())
 
 
 class _SafeModeNeeded(Exception):

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, insert, select, update
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.activities import Activity, ActivityStatus, ActivityType, Direction
 from stageflow.domain.errors import StaleVersion
 
@@ -68,10 +69,9 @@ class ActivityRepository:
         before_id: int | None,
         limit: int,
     ) -> list[Activity]:
-        query = select(t.activities).where(t.activities.c.workspace_id == workspace_id, *where)
-        if before_id is not None:
-            query = query.where(t.activities.c.id < before_id)
-        rows = self.conn.execute(query.order_by(t.activities.c.id.desc()).limit(limit))
+        rows = newest_first(
+            self.conn, t.activities, workspace_id, where, before_id=before_id, limit=limit
+        )
         return [_activity(r) for r in rows]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_many, update_many
+from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.errors import StaleVersion
 
 ACTIVE = "active"
@@ -64,11 +65,8 @@ class AutomationRepository:
         before_id: int | None,
         limit: int,
     ) -> builtins.list[Any]:
-        query = select(t.automations).where(t.automations.c.workspace_id == workspace_id, *where)
-        if before_id is not None:
-            query = query.where(t.automations.c.id < before_id)
-        return builtins.list(
-            self.conn.execute(query.order_by(t.automations.c.id.desc()).limit(limit))
+        return newest_first(
+            self.conn, t.automations, workspace_id, where, before_id=before_id, limit=limit
         )
 
     def update(self, automation_id: int, read_version: int, values: dict[str, Any]) -> None:
@@ -285,10 +283,9 @@ class RunRepository:
         before_id: int | None,
         limit: int,
     ) -> builtins.list[Any]:
-        query = select(t.runs).where(t.runs.c.workspace_id == workspace_id, *where)
-        if before_id is not None:
-            query = query.where(t.runs.c.id < before_id)
-        return builtins.list(self.conn.execute(query.order_by(t.runs.c.id.desc()).limit(limit)))
+        return newest_first(
+            self.conn, t.runs, workspace_id, where, before_id=before_id, limit=limit
+        )
 
     def steps(self, run_id: int) -> builtins.list[Any]:
         return builtins.list(

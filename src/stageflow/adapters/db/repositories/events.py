@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.events import Event
 
 
@@ -28,12 +29,10 @@ class EventRepository:
     def timeline(
         self, workspace_id: int, record_id: int, *, before_id: int | None, limit: int
     ) -> list[Any]:
-        query = select(t.events).where(
-            t.events.c.workspace_id == workspace_id, t.events.c.record_id == record_id
+        where = [t.events.c.record_id == record_id]
+        return newest_first(
+            self.conn, t.events, workspace_id, where, before_id=before_id, limit=limit
         )
-        if before_id is not None:
-            query = query.where(t.events.c.id < before_id)
-        return list(self.conn.execute(query.order_by(t.events.c.id.desc()).limit(limit)))
 
     def for_workspace(
         self, workspace_id: int, *, after_id: int = 0, limit: int = 1000

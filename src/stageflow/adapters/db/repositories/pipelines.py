@@ -81,16 +81,6 @@ class PipelineRepository:
         ).first()
         return self._with_stages([row])[0] if row else None
 
-    def stage_kind(self, workspace_id: int, stage_id: int | None) -> str | None:
-        if stage_id is None:
-            return None
-        kind = self.conn.execute(
-            select(t.stages.c.kind).where(
-                t.stages.c.workspace_id == workspace_id, t.stages.c.id == stage_id
-            )
-        ).scalar()
-        return None if kind is None else str(kind)
-
     def update(self, workspace_id: int, pipeline_id: int, values: dict[str, Any]) -> None:
         self.conn.execute(
             update(t.pipelines)

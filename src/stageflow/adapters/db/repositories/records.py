@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, or_
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import update_many
+from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.errors import StaleVersion
 from stageflow.domain.records import ObjectType, Record
 
@@ -119,14 +120,10 @@ class RecordRepository:
         limit: int,
     ) -> list[Record]:
         self.flush()
-        query = select(t.records).where(
-            t.records.c.workspace_id == workspace_id,
-            t.records.c.object_type == object_type.value,
-            *where,
+        where = [t.records.c.object_type == object_type.value, *where]
+        rows = newest_first(
+            self.conn, t.records, workspace_id, where, before_id=before_id, limit=limit
         )
-        if before_id is not None:
-            query = query.where(t.records.c.id < before_id)
-        rows = self.conn.execute(query.order_by(t.records.c.id.desc()).limit(limit))
         return [_record(r) for r in rows]
 
     def object_types(self, workspace_id: int, ids: set[int]) -> dict[int, ObjectType]:
