@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 
 from stageflow.adapters.db import tables as t
-from stageflow.adapters.db.bulk import insert_many, update_many
+from stageflow.adapters.db.bulk import insert_many, insert_returning_ids, update_many
 from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
 from stageflow.services import records
@@ -117,3 +117,35 @@ def _version(conn: object, tenant: Tenant) -> int:
             .returning(t.automation_versions.c.id)
         ).scalar_one()
     )
+
+
+def test_inserted_ids_come_back_in_row_order(app: App, tenant: Tenant) -> None:
+    """More rows than one statement holds; each id must be its own row's, in order."""
+    rows = [
+        {
+            "workspace_id": tenant.id,
+            "type": "record.updated",
+            "record_id": None,
+            "object_type": "deal",
+            "before": None,
+            "after": {"n": i, "text": "é"},
+            "data": {},
+            "actor_kind": "system",
+            "actor_id": None,
+            "user_id": None,
+            "source": "api",
+            "depth": 0,
+            "run_id": None,
+            "occurred_at": T + timedelta(seconds=i),
+        }
+        for i in range(1234)
+    ]
+    with app.uow() as uow:
+        ids = insert_returning_ids(uow.connection, t.events, rows)
+        stored = {
+            r.id: (r.after, r.occurred_at)
+            for r in uow.connection.execute(select(t.events).where(t.events.c.id.in_(ids)))
+        }
+        uow.rollback()
+    assert ids == sorted(ids) and len(set(ids)) == 1234
+    assert [stored[i] for i in ids] == [(r["after"], r["occurred_at"]) for r in rows]

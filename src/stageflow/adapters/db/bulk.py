@@ -21,8 +21,23 @@ from stageflow.adapters.db.tables import UTCDateTime
 Convert = Callable[[Any], Any]
 
 
+_last_formatted: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+
+
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """SQLAlchemy's SQLite DATETIME text. A batch stamps many rows with the same instant,
+    so the last one formatted is kept (one tuple: safe to share between threads)."""
+    global _last_formatted
+    if value is None:
+        return None
+    last = _last_formatted
+    if value == last[0]:
+        return last[1]
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    _last_formatted = (value, text)
+    return text
 
 
 def _pg_json(value: Any) -> Jsonb:
@@ -60,6 +75,40 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     conn.exec_driver_sql(
         sql, [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
     )
+
+
+_ROWS_PER_STATEMENT = 500  # well under SQLite's 32,766 bound parameters for any of our tables
+
+
+def insert_returning_ids(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """INSERT rows of the same keys and return their new ids, in the rows' order.
+
+    SQLite: multi-row ``VALUES ... RETURNING id``. SQLite inserts the rows in order and, with
+    AUTOINCREMENT, each gets a larger id than the one before, so the ids sorted are the ids in
+    row order (RETURNING itself promises no order). PostgreSQL: SQLAlchemy's own
+    insertmanyvalues, which orders the returned ids by a sentinel."""
+    if not rows:
+        return []
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return list(result.scalars())
+    columns = list(rows[0])
+    convert = [_converter(table, c, "sqlite") for c in columns]
+    one = f"({', '.join('?' * len(columns))})"
+    ids: list[int] = []
+    for first in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[first : first + _ROWS_PER_STATEMENT]
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES {', '.join([one] * len(chunk))} RETURNING id"
+        )
+        params = tuple(f(row[c]) for row in chunk for f, c in zip(convert, columns, strict=True))
+        ids += sorted(r[0] for r in conn.exec_driver_sql(sql, params))
+    return ids
 
 
 def update_many(

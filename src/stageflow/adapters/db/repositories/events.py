@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import insert_returning_ids
 from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.events import Event
 
@@ -19,11 +20,8 @@ class EventRepository:
         """Write events in the order they happened, in the caller's transaction; sets ids."""
         if not events:
             return
-        result = self.conn.execute(
-            insert(t.events).returning(t.events.c.id, sort_by_parameter_order=True),
-            [_row(e) for e in events],
-        )
-        for event, event_id in zip(events, result.scalars(), strict=True):
+        ids = insert_returning_ids(self.conn, t.events, [_row(e) for e in events])
+        for event, event_id in zip(events, ids, strict=True):
             event.id = event_id
 
     def timeline(

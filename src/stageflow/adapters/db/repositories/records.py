@@ -78,7 +78,7 @@ class RecordRepository:
         if not self._dirty or self._identity is None:
             return
         rows = [
-            {**_values(self._identity[i]), "_id": i, "_read_version": v}
+            {**_changeable(self._identity[i]), "_id": i, "_read_version": v}
             for i, v in self._dirty.items()
         ]
         changed = update_many(
@@ -95,7 +95,7 @@ class RecordRepository:
             self._dirty.setdefault(record.id, read_version)
             return
         result = self.conn.execute(
-            _SAVE, {**_values(record), "_id": record.id, "_read_version": read_version}
+            _SAVE, {**_changeable(record), "_id": record.id, "_read_version": read_version}
         )
         if result.rowcount != 1:
             raise StaleVersion(
@@ -183,10 +183,11 @@ class RecordRepository:
         return {rid: {k: sorted(v) for k, v in groups.items()} for rid, groups in result.items()}
 
 
+_FIXED = frozenset({"id", "workspace_id", "object_type", "created_at"})  # never rewritten
 _SAVE = (
     update(t.records)
     .where(t.records.c.id == bindparam("_id"), t.records.c.version == bindparam("_read_version"))
-    .values({c.name: bindparam(c.name) for c in t.records.c if c.name != "id"})
+    .values({c.name: bindparam(c.name) for c in t.records.c if c.name not in _FIXED})
 )
 
 
@@ -194,6 +195,14 @@ def _values(record: Record) -> dict[str, Any]:
     return {
         "workspace_id": record.workspace_id,
         "object_type": record.object_type.value,
+        "created_at": record.created_at,
+        **_changeable(record),
+    }
+
+
+def _changeable(record: Record) -> dict[str, Any]:
+    """The columns a save writes (all but ``_FIXED``)."""
+    return {
         "name": record.name,
         "owner_id": record.owner_id,
         "source": record.source,
@@ -202,7 +211,6 @@ def _values(record: Record) -> dict[str, Any]:
         "stage_entered_at": record.stage_entered_at,
         "fields": record.fields,
         "version": record.version,
-        "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
 
