@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
 
-from stageflow.adapters.db.migrate import alembic_config
+from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.engine import make_engine
+from stageflow.adapters.db.migrate import alembic_config, upgrade
 from stageflow.adapters.db.tables import metadata
+from stageflow.bootstrap import App
+from stageflow.config import Settings
+from stageflow.domain.clock import VirtualClock
+from stageflow.domain.lifecycle import Tally
 
 
 def test_migrations_match_models(engine: Engine, database_url: str) -> None:
@@ -22,3 +35,77 @@ def test_migrations_match_models(engine: Engine, database_url: str) -> None:
 def test_migrations_form_one_line() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
+
+
+def test_sqlite_tables_keep_autoincrement(engine: Engine) -> None:
+    """Alembic's batch mode rebuilds SQLite tables; ids must still never be reused."""
+    if engine.dialect.name != "sqlite":
+        return
+    wanted = {
+        name for name, table in metadata.tables.items() if table.kwargs.get("sqlite_autoincrement")
+    }
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        have = {name for name, sql in rows if "AUTOINCREMENT" in (sql or "")}
+    assert wanted - have == set()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own with no schema at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    server: str = request.getfixturevalue("pg_server")
+    name = f"stageflow_mig_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_existing_workspaces_get_lifecycle_when_upgraded(empty_database: str) -> None:
+    """0003 gives workspaces made before lifecycle the default stages; their contacts keep no
+    stage and are counted under "no stage"."""
+    upgrade(empty_database, "0002")
+    engine = make_engine(empty_database)
+    created = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        ws = conn.execute(
+            insert(t.workspaces)
+            .values(name="Old", slug="old", settings={}, created_at=created)
+            .returning(t.workspaces.c.id)
+        ).scalar_one()
+        for name in ("A", "B"):
+            conn.execute(
+                text(
+                    "INSERT INTO records (workspace_id, object_type, name, fields, version, "
+                    "created_at, updated_at) VALUES (:ws, 'contact', :name, '{}', 1, :at, :at)"
+                ),
+                {"ws": ws, "name": name, "at": created.replace(tzinfo=None)},
+            )
+    engine.dispose()
+    upgrade(empty_database)
+    app = App(
+        settings=Settings(database_url=empty_database),
+        engine=make_engine(empty_database),
+        clock=VirtualClock(),
+    )
+    with app.uow() as uow:
+        stages = uow.lifecycle.stages(ws)
+        counts = uow.lifecycle.counts(ws)
+        recounted = uow.lifecycle.recount(ws)
+    app.close()
+    assert [(s.name, s.kind.value, s.is_default) for s in stages] == [
+        ("New Lead", "lifecycle", True),
+        ("Hot Lead", "lifecycle", False),
+        ("Payment", "lifecycle", False),
+        ("Customer", "lifecycle", False),
+        ("Cold Lead", "lost", False),
+    ]
+    assert counts == recounted == {0: Tally(contacts=2)}

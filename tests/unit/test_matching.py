@@ -105,13 +105,13 @@ STAGE = event(
             True,
         ),
         (
-            {"type": "lifecycle_changed", "to_stage": "Customer", "include_sync": False},
-            event(EventType.FIELD_CHANGED, "contact", data={"to_stage": "Customer"}, actor=SYNC),
+            {"type": "lifecycle_changed", "to_lifecycle_stage_id": 4, "include_sync": False},
+            event(EventType.LIFECYCLE_CHANGED, "contact", data={"to_stage_id": 4}, actor=SYNC),
             False,
         ),
         (
-            {"type": "lifecycle_changed", "to_stage": "Customer"},
-            event(EventType.FIELD_CHANGED, "contact", data={"to_stage": "Customer"}, actor=SYNC),
+            {"type": "lifecycle_changed", "to_lifecycle_stage_id": 4},
+            event(EventType.LIFECYCLE_CHANGED, "contact", data={"to_stage_id": 4}, actor=SYNC),
             True,
         ),
         (

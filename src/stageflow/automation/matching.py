@@ -136,8 +136,8 @@ def matches(trigger: Any, event: Event) -> bool:
         case "lifecycle_changed":
             if not trigger.include_sync and event.actor.source.value == "sync":
                 return False
-            return _same(trigger.to_stage, data.get("to_stage")) and _same(
-                trigger.from_stage, data.get("from_stage")
+            return _same(trigger.to_lifecycle_stage_id, data.get("to_stage_id")) and _same(
+                trigger.from_lifecycle_stage_id, data.get("from_stage_id")
             )
         case "date_reached":
             return date_value(trigger, event) is not None

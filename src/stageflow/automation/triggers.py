@@ -76,8 +76,9 @@ class SubstateClosed(TriggerBase):
 
 class LifecycleChanged(TriggerBase):
     type: Literal["lifecycle_changed"] = "lifecycle_changed"
-    to_stage: str | None = None
-    from_stage: str | None = None
+    object_type: Literal[ObjectType.CONTACT, ObjectType.COMPANY] = ObjectType.CONTACT
+    to_lifecycle_stage_id: int | None = Field(None, description="Any stage when empty")
+    from_lifecycle_stage_id: int | None = Field(None, description="Any stage when empty")
     include_sync: bool = Field(True, description="Also when a company sync caused the change")
 
 

@@ -73,6 +73,18 @@ class EventType(StrEnum):
     TOKEN_CREATED = "TokenCreated"
     TOKEN_REVOKED = "TokenRevoked"
     WORKSPACE_CREATED = "WorkspaceCreated"
+    WORKSPACE_UPDATED = "WorkspaceUpdated"
+    LIFECYCLE_CHANGED = "LifecycleChanged"
+    LIFECYCLE_STAGE_CREATED = "LifecycleStageCreated"
+    LIFECYCLE_STAGE_UPDATED = "LifecycleStageUpdated"
+    LIFECYCLE_STAGE_DELETED = "LifecycleStageDeleted"
+    LIFECYCLE_STAGES_REORDERED = "LifecycleStagesReordered"
+    MESSAGE_RECEIVED = "MessageReceived"
+    CONVERSATION_OPENED = "ConversationOpened"
+    CONVERSATION_UPDATED = "ConversationUpdated"
+    SEGMENT_CREATED = "SegmentCreated"
+    SEGMENT_UPDATED = "SegmentUpdated"
+    SEGMENT_DELETED = "SegmentDeleted"
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.fields import FieldContext, FieldDef, FieldType, coerce
+from stageflow.domain.lifecycle import LifecycleStage
 
 
 class ObjectType(StrEnum):
@@ -32,6 +33,8 @@ class ObjectType(StrEnum):
 
 
 PIPELINE_OBJECT_TYPES = frozenset({ObjectType.LEAD, ObjectType.DEAL, ObjectType.OPPORTUNITY})
+# Which object types have a lifecycle stage (SPEC L; companies for the sync of L/H).
+LIFECYCLE_OBJECT_TYPES = frozenset({ObjectType.CONTACT, ObjectType.COMPANY})
 
 
 def _f(key: str, type_: FieldType, picklist: str | None = None) -> FieldDef:
@@ -109,6 +112,7 @@ class Record:
     pipeline_id: int | None = None
     stage_id: int | None = None
     stage_entered_at: datetime | None = None
+    lifecycle_stage_id: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     version: int = 1
     id: int | None = None
@@ -122,6 +126,7 @@ class Record:
             "source": self.source,
             "pipeline_id": self.pipeline_id,
             "stage_id": self.stage_id,
+            "lifecycle_stage_id": self.lifecycle_stage_id,
             "fields": dict(self.fields),
         }
 
@@ -211,6 +216,32 @@ class Record:
         )
         return True
 
+    def set_lifecycle(
+        self,
+        stage: LifecycleStage | None,
+        previous: LifecycleStage | None,
+        actor: Actor,
+        at: datetime,
+    ) -> bool:
+        """Set, change or clear the lifecycle stage (L5, L7); ``previous`` is the current one.
+        Returns False when nothing changes."""
+        if self.object_type not in LIFECYCLE_OBJECT_TYPES:
+            raise ValidationFailed(
+                f"a {self.object_type.value} has no lifecycle stage", field="lifecycle_stage_id"
+            )
+        stage_id = stage.id if stage else None
+        if stage_id == self.lifecycle_stage_id:
+            return False
+        self.lifecycle_stage_id = stage_id
+        self._touch(at)
+        assert self.id is not None
+        self.events.append(
+            lifecycle_event(
+                self.workspace_id, self.id, self.object_type, previous, stage, actor, at
+            )
+        )
+        return True
+
     def deleted(self, actor: Actor, at: datetime) -> None:
         self.events.append(
             self._event(EventType.RECORD_DELETED, actor, at, before=self.snapshot(), after=None)
@@ -241,6 +272,36 @@ class Record:
             after=after,
             data=data or {},
         )
+
+
+def lifecycle_event(
+    workspace_id: int,
+    record_id: int,
+    object_type: ObjectType,
+    previous: LifecycleStage | None,
+    stage: LifecycleStage | None,
+    actor: Actor,
+    at: datetime,
+) -> Event:
+    """``LifecycleChanged``: ids in before/after, names and kinds in data for triggers."""
+    return Event(
+        type=EventType.LIFECYCLE_CHANGED,
+        workspace_id=workspace_id,
+        actor=actor,
+        occurred_at=at,
+        record_id=record_id,
+        object_type=object_type.value,
+        before={"lifecycle_stage_id": previous.id if previous else None},
+        after={"lifecycle_stage_id": stage.id if stage else None},
+        data={
+            "from_stage_id": previous.id if previous else None,
+            "to_stage_id": stage.id if stage else None,
+            "from_stage": previous.name if previous else None,
+            "to_stage": stage.name if stage else None,
+            "from_kind": previous.kind.value if previous else None,
+            "to_kind": stage.kind.value if stage else None,
+        },
+    )
 
 
 def validate_fields(

@@ -11,7 +11,11 @@ from stageflow.domain.errors import ValidationFailed
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-DEFAULT_SETTINGS: dict[str, Any] = {"timezone": "UTC", "lifecycle_enabled": True}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "timezone": "UTC",
+    "lifecycle_enabled": True,  # L1: shows or hides lifecycle (it keeps working either way)
+    "lifecycle_sync_companies": False,  # a company's stage change also sets its contacts'
+}
 
 
 @dataclass(slots=True)

@@ -41,6 +41,7 @@ CORE = frozenset(
         "created_at",
         "updated_at",
         "stage_entered_at",
+        "lifecycle_stage_id",
         "object",
     }
 )
@@ -159,6 +160,12 @@ def _check_trigger(
             raise ValidationFailed(
                 f"trigger: there is no stage {value} for {ctx.object_type}s",
                 field=f"trigger.{attr}",
+            )
+    for attr in ("to_lifecycle_stage_id", "from_lifecycle_stage_id"):
+        value = getattr(trigger, attr, None)
+        if value is not None and uow.lifecycle.get(workspace_id, value) is None:
+            raise ValidationFailed(
+                f"trigger: there is no lifecycle stage {value}", field=f"trigger.{attr}"
             )
     pipeline_id = getattr(trigger, "pipeline_id", None)
     if pipeline_id is not None:

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from stageflow.domain.activities import ActivityStatus, ActivityType, Direction
 from stageflow.domain.fields import FieldType
+from stageflow.domain.lifecycle import ConversationStatus, LifecycleKind
 from stageflow.domain.pipelines import StageKind
 from stageflow.domain.records import ObjectType
 from stageflow.domain.text import check_storable
@@ -58,6 +59,10 @@ class CreateRecord(Command):
     associations: dict[ObjectType, list[Id]] = Field(
         default_factory=dict, description='Associated record ids by type, e.g. {"contact": [1]}'
     )
+    lifecycle_stage_id: Id | None = Field(
+        None,
+        description="Contacts and companies; a new contact gets the default stage if not given",
+    )
 
 
 class UpdateRecord(Command):
@@ -67,6 +72,9 @@ class UpdateRecord(Command):
     fields: dict[str, Any] | None = Field(None, description="Fields to set; null clears one")
     associations: dict[ObjectType, list[Id]] | None = Field(
         None, description="Replaces the associations of each type given"
+    )
+    lifecycle_stage_id: Id | None = Field(
+        None, description="Contacts and companies: set, change, or null to clear"
     )
     version: int | None = Field(None, description="The version you read; a stale one is 409")
 
@@ -164,3 +172,84 @@ class UpdateUser(Command):
 class CreateToken(Command):
     name: str = Field(min_length=1, max_length=200)
     user_id: Id | None = Field(None, description="Defaults to the caller")
+
+
+class CreateLifecycleStage(Command):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=500)
+    kind: LifecycleKind = LifecycleKind.LIFECYCLE
+    emoji: str | None = Field(None, description="Lost stages only (required for them)")
+    is_default: bool = Field(False, description="Make it the default stage of new contacts")
+    position: int | None = Field(None, ge=0, description="0-based within its kind; default: last")
+
+
+class UpdateLifecycleStage(Command):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=500)
+    emoji: str | None = None
+    is_default: bool | None = Field(
+        None, description="true makes it the default (replacing the old); false leaves none"
+    )
+
+
+class ReorderLifecycleStages(Command):
+    order: list[Id] = Field(description="Every stage id, in the new order")
+
+
+class DeleteLifecycleStage(Command):
+    move_to: Id | None = Field(None, description="Where the stage's contacts go")
+    clear: bool = Field(False, description="Clear their stage instead of moving them")
+
+
+class SetLifecycleStage(Command):
+    stage_id: Id | None = Field(description="null clears the stage")
+    version: int | None = Field(None, description="The version of the record you read")
+    sync_contacts: bool | None = Field(
+        None,
+        description="Companies: also set the stage of their contacts (source 'sync'); "
+        "defaults to the workspace setting lifecycle_sync_companies",
+    )
+
+
+class InboundMessage(Command):
+    channel: str = Field(description="email, sms, whatsapp, telegram, messenger, web_chat, ...")
+    address: str = Field(description="The sender's address on that channel")
+    text: str = Field(min_length=1, max_length=10_000)
+    name: str | None = Field(None, max_length=500, description="The sender's name, if known")
+
+
+class UpdateConversation(Command):
+    status: ConversationStatus | None = None
+    snoozed_until: Moment | None = Field(None, description="Required when snoozing")
+    assignee_id: Id | None = Field(None, description="null leaves it unassigned")
+    version: int | None = None
+
+
+class CreateSegment(Command):
+    name: str = Field(min_length=1, max_length=200)
+    object_type: ObjectType = ObjectType.CONTACT
+    filter: dict[str, Any] = Field(
+        description='The filter language, e.g. {"field": "lifecycle_stage_id", "op": "eq", '
+        '"value": 3}'
+    )
+
+
+class UpdateSegment(Command):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    filter: dict[str, Any] | None = None
+
+
+class BusinessHours(Command):
+    days: list[int] = Field(description="Working weekdays, 0 = Monday … 6 = Sunday")
+    start: str = Field(description="HH:MM, workspace time zone")
+    end: str = Field(description="HH:MM, after start")
+
+
+class UpdateWorkspaceSettings(Command):
+    timezone: str | None = Field(None, description="IANA name, e.g. Europe/Rome")
+    lifecycle_enabled: bool | None = Field(None, description="Show or hide lifecycle (L1)")
+    lifecycle_sync_companies: bool | None = Field(
+        None, description="A company's lifecycle change also sets its contacts' stage"
+    )
+    business_hours: BusinessHours | None = None
+    holidays: list[str] | None = Field(None, description="ISO dates, YYYY-MM-DD")

@@ -20,6 +20,7 @@ def record_dict(uow: UnitOfWork, record: Record, *, associations: bool = True) -
         "source": record.source,
         "pipeline_id": record.pipeline_id,
         "stage_id": record.stage_id,
+        "lifecycle_stage_id": record.lifecycle_stage_id,
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "stage_entered_at": record.stage_entered_at.isoformat()

@@ -28,6 +28,7 @@ RESERVED_KEYS = frozenset(
         "created_at",
         "updated_at",
         "stage_entered_at",
+        "lifecycle_stage_id",
         "associations",
         "object",
         "fields",

@@ -15,6 +15,7 @@ from stageflow.domain.pipelines import Pipeline
 from stageflow.domain.records import (
     ASSOCIATION_TARGETS,
     BUILTIN_FIELDS,
+    LIFECYCLE_OBJECT_TYPES,
     SOURCE_PICKLIST,
     ObjectType,
     Record,
@@ -23,7 +24,8 @@ from stageflow.domain.records import (
     validate_fields,
 )
 from stageflow.domain.users import Permission, Principal
-from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
+from stageflow.services import conversations, lifecycle
+from stageflow.services.commands import CreateRecord, MoveRecord, SetLifecycleStage, UpdateRecord
 from stageflow.services.pagination import MAX_LIMIT, Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -77,10 +79,15 @@ def create_record(
         record.pipeline_id, record.stage_id, record.stage_entered_at = pipeline.id, stage_id, now
     elif cmd.pipeline_id is not None or cmd.stage_id is not None:
         raise ValidationFailed(f"a {object_type.value} has no pipeline", field="stage_id")
+    stage = lifecycle.initial_stage(uow, ws, object_type, cmd.lifecycle_stage_id)
+    record.lifecycle_stage_id = stage.id if stage else None
     record.created(actor)
     uow.records.add(record)
     assert record.id is not None
     uow.emit(record.events)
+    lifecycle.record_created(uow, record, stage, actor)
+    if object_type is ObjectType.CONTACT:
+        conversations.contact_saved(uow, record)
     _associate(uow, record, cmd.associations, actor)
     return record
 
@@ -113,12 +120,46 @@ def update_record(
         merged = {**record.fields, **changes["fields"]}
         required_missing({k: v for k, v in merged.items() if v is not None}, definitions)
     now = uow.clock.now()
-    if record.change(changes, actor, now):
+    changed = record.change(changes, actor, now)
+    if changed:
         uow.records.save(record, read_version)
         uow.emit(record.events)
+        read_version = record.version
+        if object_type is ObjectType.CONTACT:
+            conversations.contact_saved(uow, record, set(changed))
+    if "lifecycle_stage_id" in given:
+        lifecycle.set_record_stage(
+            uow, record, cmd.lifecycle_stage_id, actor, read_version=read_version
+        )
     if cmd.associations is not None:
         _replace_associations(uow, record, cmd.associations, actor)
     return record
+
+
+def set_lifecycle_stage(
+    uow: UnitOfWork,
+    principal: Principal,
+    object_type: ObjectType,
+    record_id: int,
+    cmd: SetLifecycleStage,
+    actor: Actor,
+) -> tuple[Record, int]:
+    """`PUT /{contacts|companies}/{id}/lifecycle` (L5): the record and, for a company synced
+    to its contacts, how many of them changed."""
+    if object_type not in LIFECYCLE_OBJECT_TYPES:
+        raise NotFound(f"a {object_type.value} has no lifecycle stage")
+    record = get_editable(uow, principal, object_type, record_id)
+    read_version = _check_version(record, cmd.version)
+    lifecycle.set_record_stage(uow, record, cmd.stage_id, actor, read_version=read_version)
+    synced = 0
+    if object_type is ObjectType.COMPANY:
+        sync = cmd.sync_contacts
+        if sync is None:
+            workspace = uow.workspaces.get(principal.workspace_id)
+            sync = bool(workspace and workspace.settings.get("lifecycle_sync_companies"))
+        if sync:
+            synced = lifecycle.sync_company_contacts(uow, record, actor)
+    return record, synced
 
 
 def move_record(
@@ -161,6 +202,7 @@ def delete_record(
         raise PermissionDenied("deleting another user's record needs 'records.delete'")
     record.deleted(actor, uow.clock.now())
     uow.emit(record.events)
+    lifecycle.record_deleted(uow, record)
     uow.records.delete(record)
 
 

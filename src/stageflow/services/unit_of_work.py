@@ -12,20 +12,24 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from stageflow.adapters.db.engine import READ_ONLY, FairLock, write_lock
 from stageflow.adapters.db.repositories.activities import ActivityRepository
 from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
+from stageflow.adapters.db.repositories.conversations import ConversationRepository
 from stageflow.adapters.db.repositories.events import EventRepository
+from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
 from stageflow.adapters.db.repositories.pipelines import (
     FieldRepository,
     PicklistRepository,
     PipelineRepository,
 )
 from stageflow.adapters.db.repositories.records import RecordRepository
+from stageflow.adapters.db.repositories.segments import SegmentRepository
 from stageflow.adapters.db.repositories.workspaces import (
     TokenRepository,
     UserRepository,
     WorkspaceRepository,
 )
 from stageflow.domain.clock import Clock
-from stageflow.domain.events import Event
+from stageflow.domain.events import Event, EventType
+from stageflow.domain.lifecycle import Tally
 
 T = TypeVar("T")
 
@@ -56,6 +60,9 @@ class UnitOfWork:
     events: EventRepository
     automations: AutomationRepository
     runs: RunRepository
+    lifecycle: LifecycleRepository
+    conversations: ConversationRepository
+    segments: SegmentRepository
 
     def __init__(
         self,
@@ -75,6 +82,7 @@ class UnitOfWork:
         self._memo: dict[Hashable, Any] = {}
         self.runs_created = 0
         self._pending: list[Event] = []
+        self._counts: list[tuple[int, int, Tally]] = []
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
@@ -106,6 +114,7 @@ class UnitOfWork:
         self._conn = conn
         self._tx = conn.begin()
         self._pending = []
+        self._counts = []
         self.workspaces = WorkspaceRepository(conn)
         self.users = UserRepository(conn)
         self.tokens = TokenRepository(conn)
@@ -117,6 +126,9 @@ class UnitOfWork:
         self.events = EventRepository(conn)
         self.automations = AutomationRepository(conn)
         self.runs = RunRepository(conn)
+        self.lifecycle = LifecycleRepository(conn)
+        self.conversations = ConversationRepository(conn)
+        self.segments = SegmentRepository(conn)
         self.runs_created = 0
         return self
 
@@ -135,13 +147,14 @@ class UnitOfWork:
             self._conn = None
             self._tx = None
             self._pending = []
+            self._counts = []
             self._release()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: on error, the writes **and** the events queued inside it are
         undone, and the error propagates."""
-        mark = len(self._pending)
+        mark, counted = len(self._pending), len(self._counts)
         self.records.flush()
         with self.connection.begin_nested():
             try:
@@ -149,6 +162,7 @@ class UnitOfWork:
                 self.records.flush()  # inside: a conflict belongs to this savepoint's writes
             except BaseException:
                 del self._pending[mark:]
+                del self._counts[counted:]
                 self.records.forget()
                 raise
 
@@ -166,6 +180,11 @@ class UnitOfWork:
         self._pending.extend(events)
         events.clear()
 
+    def count(self, workspace_id: int, stage_id: int | None, tally: Tally) -> None:
+        """Change the dashboard's live counts of a lifecycle stage (None: no stage) with this
+        transaction."""
+        self._counts.append((workspace_id, stage_id or 0, tally))
+
     def commit(self) -> None:
         if self._tx is None:
             raise RuntimeError("the unit of work is not open")
@@ -173,13 +192,43 @@ class UnitOfWork:
         if self._pending:
             events, self._pending = self._pending, []
             self.events.append(events)
+            self._transitions(events)
             if self.hook is not None:
                 self.hook.before_commit(self, events)
+        self._apply_counts()
         self._tx.commit()
         if self.hook is not None:
             self.hook.after_commit(self)
+
+    def _transitions(self, events: list[Event]) -> None:
+        """Contacts' lifecycle changes, narrow and indexed for the dashboard."""
+        self.lifecycle.add_transitions(
+            {
+                "workspace_id": e.workspace_id,
+                "contact_id": e.record_id,
+                "from_stage_id": e.data["from_stage_id"],
+                "to_stage_id": e.data["to_stage_id"],
+                "event_id": e.id,
+                "occurred_at": e.occurred_at,
+            }
+            for e in events
+            if e.type is EventType.LIFECYCLE_CHANGED and e.object_type == "contact"
+        )
+
+    def _apply_counts(self) -> None:
+        """Last, so that PostgreSQL holds the counter rows' locks only while committing."""
+        if not self._counts:
+            return
+        by_workspace: dict[int, dict[int, Tally]] = {}
+        for workspace_id, stage_id, tally in self._counts:
+            deltas = by_workspace.setdefault(workspace_id, {})
+            deltas[stage_id] = deltas.get(stage_id, Tally()) + tally
+        self._counts = []
+        for workspace_id in sorted(by_workspace):
+            self.lifecycle.add_counts(workspace_id, by_workspace[workspace_id])
 
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:
             self._tx.rollback()
         self._pending = []
+        self._counts = []

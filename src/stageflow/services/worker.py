@@ -35,7 +35,7 @@ from stageflow.domain.errors import StageflowError, StaleVersion
 from stageflow.domain.events import Actor, ActorKind, Source
 from stageflow.domain.filters import evaluate
 from stageflow.domain.records import Record
-from stageflow.services import timers
+from stageflow.services import conversations, timers
 from stageflow.services.context import RecordValues, record_dict, related
 from stageflow.services.crm_port import ServiceCrm
 from stageflow.services.enrollment import Enroller, Version, VersionCache
@@ -53,6 +53,7 @@ class TickResult:
     waiting: int = 0
     failed: int = 0
     cancelled: int = 0
+    conversations_woken: int = 0
 
 
 class Worker:
@@ -138,9 +139,12 @@ class Worker:
         result = TickResult()
         with self.uow() as uow:
             now = uow.clock.now()
+            result.conversations_woken = conversations.wake_snoozed(uow, Actor.system())
             rows = uow.runs.claim_due(now, self.batch_size)
             result.claimed = len(rows)
             if not rows:
+                if result.conversations_woken:
+                    uow.commit()
                 return result
             uow.records.preload([r.record_id for r in rows if r.record_id is not None])
             retried = [r.id for r in rows if r.attempts > 0]
@@ -172,10 +176,10 @@ class Worker:
         """Tick until nothing is due now; returns how many runs were advanced."""
         total, batches = 0, 0
         while max_batches is None or batches < max_batches:
-            claimed = self.tick().claimed
-            total += claimed
+            result = self.tick()
+            total += result.claimed
             batches += 1
-            if claimed == 0:
+            if result.claimed == 0 and result.conversations_woken == 0:
                 break
         return total
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stageflow.automation.calendar import WorkCalendar
 from stageflow.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -16,8 +17,13 @@ from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.pipelines import DEFAULT_PICKLISTS, DEFAULT_PIPELINES, Pipeline, Stage
 from stageflow.domain.users import Permission, Principal, Role, parse_permissions
 from stageflow.domain.workspaces import Workspace, check_slug, slugify
-from stageflow.services import security
-from stageflow.services.commands import CreateToken, CreateUser, UpdateUser
+from stageflow.services import lifecycle, security
+from stageflow.services.commands import (
+    CreateToken,
+    CreateUser,
+    UpdateUser,
+    UpdateWorkspaceSettings,
+)
 from stageflow.services.unit_of_work import UnitOfWork
 
 
@@ -72,6 +78,7 @@ def create_workspace(
             stages=[Stage(name=n, kind=k, position=i) for i, (n, k) in enumerate(stages)],
         )
         uow.pipelines.add(pipeline, now)
+    lifecycle.create_default_stages(uow, ws)
     token = create_token(uow, ws, owner, CreateToken(name="owner token"), actor)
     return NewWorkspace(workspace=workspace, owner_id=owner, token=token)
 
@@ -243,3 +250,46 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, actor: Ac
                 )
             ]
         )
+
+
+def update_settings(
+    uow: UnitOfWork, principal: Principal, cmd: UpdateWorkspaceSettings, actor: Actor
+) -> dict[str, Any]:
+    """Change workspace settings; the calendar parts are checked by building the calendar."""
+    principal.require(Permission.WORKSPACE_SETTINGS)
+    workspace = uow.workspaces.get(principal.workspace_id)
+    if workspace is None:
+        raise NotFound("workspace not found")
+    changes = cmd.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise ValidationFailed(f"'{key}' cannot be null", field=key)
+    settings = {**workspace.settings, **changes}
+    try:
+        calendar = WorkCalendar.from_settings(settings)
+        calendar.tz  # noqa: B018 - resolves the zone name
+    except ValueError as exc:
+        field = next((k for k in ("timezone", "business_hours", "holidays") if k in changes), None)
+        raise ValidationFailed(str(exc), field=field) from None
+    hours = changes.get("business_hours")
+    if hours is not None:
+        if not set(hours["days"]) <= set(range(7)):
+            raise ValidationFailed("weekdays are 0 (Monday) to 6", field="business_hours.days")
+        if calendar.day_end <= calendar.day_start:
+            raise ValidationFailed("business hours end before they start", field="business_hours")
+    before = {k: workspace.settings.get(k) for k in changes}
+    if changes:
+        uow.workspaces.update_settings(principal.workspace_id, settings)
+        uow.emit(
+            [
+                Event(
+                    EventType.WORKSPACE_UPDATED,
+                    principal.workspace_id,
+                    actor,
+                    uow.clock.now(),
+                    before=before,
+                    after=changes,
+                )
+            ]
+        )
+    return settings

@@ -29,6 +29,7 @@ _COLUMNS: dict[str, Any] = {
     "source": t.records.c.source,
     "pipeline_id": t.records.c.pipeline_id,
     "stage_id": t.records.c.stage_id,
+    "lifecycle_stage_id": t.records.c.lifecycle_stage_id,
     "created_at": t.records.c.created_at,
     "updated_at": t.records.c.updated_at,
     "stage_entered_at": t.records.c.stage_entered_at,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -168,6 +169,69 @@ field_definitions = Table(
     sqlite_autoincrement=True,
 )
 
+lifecycle_stages = Table(
+    "lifecycle_stages",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(100), nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("emoji", String(16)),
+    Column("kind", String(10), nullable=False),  # lifecycle | lost
+    Column("position", Integer, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_lifecycle_stages_name"),
+    # Zero or one default stage (L4), whatever two writers do at once.
+    Index(
+        "uq_lifecycle_stages_default",
+        "workspace_id",
+        unique=True,
+        sqlite_where=text("is_default"),
+        postgresql_where=text("is_default"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+# Live dashboard counts (L9) per lifecycle stage, kept in the transactions that change them.
+# stage_id 0 counts contacts without a stage. On PostgreSQL writers spread over a few slots so
+# that they do not queue on one hot row; readers add the slots up.
+lifecycle_counts = Table(
+    "lifecycle_counts",
+    metadata,
+    _workspace(),
+    Column("stage_id", ID, nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("contacts", BigInteger, nullable=False),
+    Column("open", BigInteger, nullable=False),
+    Column("snoozed", BigInteger, nullable=False),
+    Column("unassigned", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "stage_id", "slot", name="pk_lifecycle_counts"),
+)
+
+# Every lifecycle change of a contact, narrow and indexed for the dashboard's conversion
+# figures (a projection of the LifecycleChanged events, written in the same transaction).
+lifecycle_transitions = Table(
+    "lifecycle_transitions",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("contact_id", ID, nullable=False),
+    Column("from_stage_id", ID),
+    Column("to_stage_id", ID),
+    Column("event_id", ID),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Index(
+        "ix_lifecycle_transitions_time",
+        "workspace_id",
+        "occurred_at",
+        "from_stage_id",
+        "to_stage_id",
+    ),
+    sqlite_autoincrement=True,
+)
+
 records = Table(
     "records",
     metadata,
@@ -180,6 +244,8 @@ records = Table(
     Column("pipeline_id", ID, ForeignKey("pipelines.id")),
     Column("stage_id", ID, ForeignKey("stages.id")),
     Column("stage_entered_at", UTCDateTime()),
+    # Contacts and companies (SPEC L): no ON DELETE, a stage is emptied before it goes.
+    Column("lifecycle_stage_id", ID, ForeignKey("lifecycle_stages.id")),
     Column("fields", Json, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -187,6 +253,7 @@ records = Table(
     Index("ix_records_list", "workspace_id", "object_type", "id"),
     Index("ix_records_stage", "workspace_id", "object_type", "stage_id", "id"),
     Index("ix_records_owner", "workspace_id", "object_type", "owner_id", "id"),
+    Index("ix_records_lifecycle", "workspace_id", "object_type", "lifecycle_stage_id", "id"),
     sqlite_autoincrement=True,
 )
 
@@ -351,5 +418,85 @@ enrollment_skips = Table(
     Column("detail", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_enrollment_skips_record", "workspace_id", "record_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Conversations (SPEC L10): one per contact, fed by messages on any channel.
+contact_channels = Table(
+    "contact_channels",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("contact_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),  # normalised: see domain/conversations
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "channel", "address", name="uq_contact_channels_address"),
+    Index("ix_contact_channels_contact", "contact_id"),
+    sqlite_autoincrement=True,
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    _id(),
+    _workspace(),
+    Column(
+        "contact_id",
+        ID,
+        ForeignKey("records.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("status", String(10), nullable=False),  # open | snoozed | closed
+    Column("snoozed_until", UTCDateTime()),
+    Column("assignee_id", ID, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("channel", String(40)),  # of the last message
+    Column("last_message_at", UTCDateTime()),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_conversations_list", "workspace_id", "status", "id"),
+    Index("ix_conversations_assignee", "workspace_id", "assignee_id", "status"),
+    Index(
+        "ix_conversations_snoozed",
+        "snoozed_until",
+        sqlite_where=text("status = 'snoozed'"),
+        postgresql_where=text("status = 'snoozed'"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    _workspace(),
+    Column(
+        "conversation_id", ID, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("direction", String(10), nullable=False),  # inbound | outbound
+    Column("channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Saved filters (SPEC L8).
+segments = Table(
+    "segments",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(200), nullable=False),
+    Column("object_type", String(20), nullable=False),
+    Column("filter", Json, nullable=False),
+    Column("created_by", ID, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_segments_name"),
     sqlite_autoincrement=True,
 )

@@ -18,7 +18,16 @@ from starlette.exceptions import HTTPException
 from stageflow import __version__
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
-from stageflow.entrypoints.api.routes import activities, automations, pipelines, records, users
+from stageflow.entrypoints.api.routes import (
+    activities,
+    automations,
+    conversations,
+    lifecycle,
+    pipelines,
+    records,
+    segments,
+    users,
+)
 
 log = logging.getLogger("stageflow.api")
 
@@ -60,7 +69,16 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     api.state.stageflow = app
-    for module in (records, activities, pipelines, users, automations):
+    for module in (
+        records,
+        activities,
+        pipelines,
+        lifecycle,
+        conversations,
+        segments,
+        users,
+        automations,
+    ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)
 

@@ -10,11 +10,16 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.filters import Filter, parse_filter
-from stageflow.domain.records import ObjectType, Record
+from stageflow.domain.records import LIFECYCLE_OBJECT_TYPES, ObjectType, Record
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
-from stageflow.entrypoints.api.schemas import EventOut, PageOut, RecordOut
+from stageflow.entrypoints.api.schemas import EventOut, LifecycleSetOut, PageOut, RecordOut
 from stageflow.services import records as service
-from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
+from stageflow.services.commands import (
+    CreateRecord,
+    MoveRecord,
+    SetLifecycleStage,
+    UpdateRecord,
+)
 from stageflow.services.unit_of_work import UnitOfWork
 
 router = APIRouter()
@@ -132,6 +137,17 @@ def _register(object_type: ObjectType) -> None:
             items=[EventOut.of(r) for r in page.items], next_cursor=page.next_cursor
         )
 
+    def set_lifecycle(
+        record_id: PathId, cmd: SetLifecycleStage, caller: Caller = Depends(get_caller)
+    ) -> LifecycleSetOut:
+        with caller.uow() as uow:
+            record, synced = service.set_lifecycle_stage(
+                uow, caller.principal, object_type, record_id, cmd, caller.actor
+            )
+            out = LifecycleSetOut(record=record_out(uow, record), contacts_synced=synced)
+            uow.commit()
+        return out
+
     routes: list[tuple[str, str, Callable[..., Any], str, int]] = [
         ("POST", path, create, f"Create a {name}", 201),
         ("GET", path, list_, f"List {plural} (newest first)", 200),
@@ -140,9 +156,18 @@ def _register(object_type: ObjectType) -> None:
         ("DELETE", path + "/{record_id}", delete, f"Delete a {name}", 204),
         ("POST", path + "/{record_id}/move", move, f"Move a {name} to a stage", 200),
         ("GET", path + "/{record_id}/timeline", timeline, f"Events of a {name}, newest first", 200),
+        (
+            "PUT",
+            path + "/{record_id}/lifecycle",
+            set_lifecycle,
+            f"Set, change or clear a {name}'s lifecycle stage",
+            200,
+        ),
     ]
     for method, route_path, endpoint, summary, status in routes:
         if method == "POST" and route_path.endswith("/move") and not object_type.has_pipeline:
+            continue
+        if route_path.endswith("/lifecycle") and object_type not in LIFECYCLE_OBJECT_TYPES:
             continue
         operation = f"{endpoint.__name__.rstrip('_')}_{name}"
         router.add_api_route(

@@ -11,7 +11,12 @@ from stageflow.domain.users import Permission
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import NewTokenOut, TokenOut, UserOut
 from stageflow.services import workspaces as service
-from stageflow.services.commands import CreateToken, CreateUser, UpdateUser
+from stageflow.services.commands import (
+    CreateToken,
+    CreateUser,
+    UpdateUser,
+    UpdateWorkspaceSettings,
+)
 
 router = APIRouter()
 U: list[str | Enum] = ["Users and tokens"]
@@ -33,6 +38,20 @@ def me(caller: Caller = Depends(get_caller)) -> dict[str, object]:
         },
         "permissions": sorted(p.value for p in caller.principal.permissions),
     }
+
+
+@router.patch(
+    "/workspace/settings",
+    tags=U,
+    summary="Time zone, business hours, holidays, lifecycle shown or hidden, company sync",
+)
+def update_settings(
+    cmd: UpdateWorkspaceSettings, caller: Caller = Depends(get_caller)
+) -> dict[str, object]:
+    with caller.uow() as uow:
+        settings = service.update_settings(uow, caller.principal, cmd, caller.actor)
+        uow.commit()
+    return settings
 
 
 @router.get("/users", tags=U, summary="Users of the workspace")

@@ -1,0 +1,301 @@
+"""Conversations (SPEC L10): inbound messages find or create their contact and its
+conversation; conversations are open, snoozed or closed, and may have an assignee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stageflow.domain.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.lifecycle import (
+    CHANNELS,
+    PHONE_CHANNELS,
+    Conversation,
+    ConversationStatus,
+    normalize_address,
+)
+from stageflow.domain.records import ObjectType, Record
+from stageflow.domain.users import Permission, Principal
+from stageflow.services.commands import CreateRecord, InboundMessage, UpdateConversation
+from stageflow.services.unit_of_work import UnitOfWork
+
+PREVIEW = 200  # characters of a message kept in its event
+WAKE_BATCH = 500
+
+
+def identity_kind(channel: str) -> str:
+    """Phone-number channels share one identity: an SMS and a WhatsApp message from the same
+    number come from the same contact."""
+    return "phone" if channel in PHONE_CHANNELS else channel
+
+
+@dataclass(frozen=True)
+class Received:
+    contact: Record
+    conversation: Conversation
+    message_id: int
+    contact_created: bool
+
+
+def receive(uow: UnitOfWork, principal: Principal, cmd: InboundMessage, actor: Actor) -> Received:
+    """`POST /messages/inbound`: an unknown sender becomes a contact in the default stage."""
+    from stageflow.services import records
+
+    if cmd.channel not in CHANNELS:
+        raise ValidationFailed(f"channel must be one of: {', '.join(CHANNELS)}", field="channel")
+    ws = principal.workspace_id
+    address = normalize_address(cmd.channel, cmd.address)
+    kind = identity_kind(cmd.channel)
+    now = uow.clock.now()
+    contact_id = uow.conversations.find_contact(ws, kind, address)
+    contact = uow.records.get(ws, contact_id, ObjectType.CONTACT) if contact_id else None
+    created = contact is None
+    if contact is None:
+        fields = {"email": address} if kind == "email" else {}
+        if kind == "phone":
+            fields = {"phone": address}
+        contact = records.create_record(
+            uow,
+            principal,
+            ObjectType.CONTACT,
+            CreateRecord(name=(cmd.name or "").strip() or address, fields=fields),
+            actor,
+        )
+        assert contact.id is not None
+        uow.conversations.claim_address(ws, contact.id, kind, address, now)
+    assert contact.id is not None
+    conversation = uow.conversations.of_contact(ws, contact.id)
+    if conversation is None:
+        conversation = Conversation(
+            workspace_id=ws,
+            contact_id=contact.id,
+            status=ConversationStatus.OPEN,
+            created_at=now,
+            updated_at=now,
+        )
+        conversation.channel, conversation.last_message_at = cmd.channel, now
+        uow.conversations.add(conversation)
+        uow.count(ws, contact.lifecycle_stage_id, conversation.tally())
+        _event(uow, contact, EventType.CONVERSATION_OPENED, actor, conversation, reopened=False)
+    else:
+        reopen = conversation.status is not ConversationStatus.OPEN
+        _change(
+            uow,
+            contact,
+            conversation,
+            {
+                "status": ConversationStatus.OPEN,
+                "snoozed_until": None,
+                "channel": cmd.channel,
+                "last_message_at": now,
+            },
+            actor,
+            event=EventType.CONVERSATION_OPENED if reopen else None,
+        )
+    assert conversation.id is not None
+    message_id = uow.conversations.add_message(
+        ws,
+        conversation.id,
+        direction="inbound",
+        channel=cmd.channel,
+        address=address,
+        text=cmd.text,
+        now=now,
+    )
+    uow.emit(
+        [
+            Event(
+                EventType.MESSAGE_RECEIVED,
+                ws,
+                actor,
+                now,
+                record_id=contact.id,
+                object_type=ObjectType.CONTACT.value,
+                data={
+                    "channel": cmd.channel,
+                    "conversation_id": conversation.id,
+                    "message_id": message_id,
+                    "text": cmd.text[:PREVIEW],
+                    "contact_created": created,
+                },
+            )
+        ]
+    )
+    return Received(contact, conversation, message_id, created)
+
+
+def contact_saved(uow: UnitOfWork, contact: Record, changed: set[str] | None = None) -> None:
+    """A contact's email and phone fields identify it to inbound messages."""
+    assert contact.id is not None
+    now = uow.clock.now()
+    for field, kind, channel in (("email", "email", "email"), ("phone", "phone", "sms")):
+        if changed is not None and f"fields.{field}" not in changed:
+            continue
+        if changed is not None:
+            uow.conversations.release_addresses(contact.id, kind)
+        value = contact.fields.get(field)
+        if not value:
+            continue
+        try:
+            address = normalize_address(channel, str(value))
+        except ValidationFailed:
+            continue  # not an address a message could come from
+        uow.conversations.claim_address(contact.workspace_id, contact.id, kind, address, now)
+
+
+def get(uow: UnitOfWork, principal: Principal, conversation_id: int) -> tuple[Conversation, Record]:
+    conversation = uow.conversations.get(principal.workspace_id, conversation_id)
+    contact = (
+        uow.records.get(principal.workspace_id, conversation.contact_id, ObjectType.CONTACT)
+        if conversation
+        else None
+    )
+    if conversation is None or contact is None or not _visible(principal, conversation, contact):
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation, contact
+
+
+def update(
+    uow: UnitOfWork,
+    principal: Principal,
+    conversation_id: int,
+    cmd: UpdateConversation,
+    actor: Actor,
+) -> Conversation:
+    """Open, snooze (until a time) or close; assign or unassign."""
+    from stageflow.services.records import field_context
+
+    conversation, contact = get(uow, principal, conversation_id)
+    if cmd.version is not None and cmd.version != conversation.version:
+        raise StaleVersion(
+            f"conversation {conversation_id} is at version {conversation.version}, "
+            f"not {cmd.version}",
+            field="version",
+        )
+    given = cmd.model_fields_set
+    values: dict[str, Any] = {}
+    status = cmd.status if cmd.status is not None else conversation.status
+    if cmd.status is not None:
+        values["status"] = cmd.status
+    if status is ConversationStatus.SNOOZED:
+        until = cmd.snoozed_until if "snoozed_until" in given else conversation.snoozed_until
+        if until is None:
+            raise ValidationFailed("snoozing needs snoozed_until", field="snoozed_until")
+        if until <= uow.clock.now():
+            raise ValidationFailed("snoozed_until must be in the future", field="snoozed_until")
+        values["snoozed_until"] = until
+    elif "snoozed_until" in given and cmd.snoozed_until is not None:
+        raise ValidationFailed("only a snoozed conversation has snoozed_until", field="status")
+    else:
+        values["snoozed_until"] = None
+    if "assignee_id" in given:
+        if cmd.assignee_id is not None:
+            if not field_context(uow, principal.workspace_id).user_exists(cmd.assignee_id):
+                raise ValidationFailed(
+                    f"user {cmd.assignee_id} is not a user of this workspace", field="assignee_id"
+                )
+            if cmd.assignee_id != principal.user_id and not principal.has(
+                Permission.RECORDS_EDIT_ALL
+            ):
+                raise PermissionDenied("assigning to someone else needs 'records.edit_all'")
+        values["assignee_id"] = cmd.assignee_id
+    _change(uow, contact, conversation, values, actor, event=EventType.CONVERSATION_UPDATED)
+    return conversation
+
+
+def wake_snoozed(uow: UnitOfWork, actor: Actor) -> int:
+    """Reopen conversations whose snooze has run out (the worker calls this)."""
+    woken = 0
+    for conversation in uow.conversations.snoozed_due(uow.clock.now(), WAKE_BATCH):
+        contact = uow.records.get(conversation.workspace_id, conversation.contact_id)
+        if contact is None:
+            continue
+        _change(
+            uow,
+            contact,
+            conversation,
+            {"status": ConversationStatus.OPEN, "snoozed_until": None},
+            actor,
+            event=EventType.CONVERSATION_UPDATED,
+        )
+        woken += 1
+    return woken
+
+
+def _change(
+    uow: UnitOfWork,
+    contact: Record,
+    conversation: Conversation,
+    values: dict[str, Any],
+    actor: Actor,
+    *,
+    event: EventType | None,
+) -> None:
+    before = {k: _plain(getattr(conversation, k)) for k in values}
+    changed = {k: v for k, v in values.items() if getattr(conversation, k) != v}
+    if not changed:
+        return
+    old_tally = conversation.tally()
+    read_version = conversation.version
+    for key, value in changed.items():
+        setattr(conversation, key, value)
+    conversation.version += 1
+    conversation.updated_at = uow.clock.now()
+    uow.conversations.save(conversation, read_version)
+    delta = conversation.tally() + -old_tally
+    if delta:
+        uow.count(contact.workspace_id, contact.lifecycle_stage_id, delta)
+    shown = {k for k in changed if k not in ("last_message_at", "channel")}
+    if event is not None and (shown or event is EventType.CONVERSATION_OPENED):
+        _event(
+            uow,
+            contact,
+            event,
+            actor,
+            conversation,
+            before={k: before[k] for k in shown},
+            after={k: _plain(changed[k]) for k in shown},
+        )
+
+
+def _event(
+    uow: UnitOfWork,
+    contact: Record,
+    type_: EventType,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **data: Any,
+) -> None:
+    uow.emit(
+        [
+            Event(
+                type_,
+                contact.workspace_id,
+                actor,
+                uow.clock.now(),
+                record_id=contact.id,
+                object_type=ObjectType.CONTACT.value,
+                before=before,
+                after=after,
+                data={"conversation_id": conversation.id, **data},
+            )
+        ]
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ConversationStatus):
+        return value.value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _visible(principal: Principal, conversation: Conversation, contact: Record) -> bool:
+    return principal.can_see_owner(contact.owner_id) or conversation.assignee_id == (
+        principal.user_id
+    )
