@@ -1,13 +1,17 @@
-"""The `stageflow` command line: serve, db, workspace, user, token."""
+"""The `stageflow` command line: serve, worker, db, workspace, user, token, lifecycle,
+contacts."""
 
 from __future__ import annotations
 
+import csv
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from stageflow import __version__
@@ -15,8 +19,18 @@ from stageflow.bootstrap import App, bootstrap
 from stageflow.config import Settings
 from stageflow.domain.errors import StageflowError
 from stageflow.domain.events import Actor, ActorKind, Source
-from stageflow.domain.users import Role
-from stageflow.services.commands import CreateToken, CreateUser
+from stageflow.domain.lifecycle import LifecycleKind, LifecycleStage, Tally
+from stageflow.domain.users import Principal, Role
+from stageflow.services import imports, lifecycle
+from stageflow.services.commands import (
+    CreateLifecycleStage,
+    CreateToken,
+    CreateUser,
+    DeleteLifecycleStage,
+    ReorderLifecycleStages,
+    UpdateLifecycleStage,
+)
+from stageflow.services.unit_of_work import UnitOfWork
 from stageflow.services.workspaces import create_token, create_user, create_workspace
 
 console = Console()
@@ -34,6 +48,10 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(workspace_cli, name="workspace")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
+lifecycle_cli = typer.Typer(help="Lifecycle and lost stages of contacts.", no_args_is_help=True)
+contacts_cli = typer.Typer(help="Contacts: import from CSV.", no_args_is_help=True)
+cli.add_typer(lifecycle_cli, name="lifecycle")
+cli.add_typer(contacts_cli, name="contacts")
 
 CLI_ACTOR = Actor(kind=ActorKind.SYSTEM, source=Source.CLI)
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug")]
@@ -285,14 +303,303 @@ def token_create(
     console.print(secret, highlight=False, soft_wrap=True)
 
 
-def _workspace_id(uow: object, slug: str) -> int:
-    from stageflow.services.unit_of_work import UnitOfWork
-
-    assert isinstance(uow, UnitOfWork)
+def _workspace_id(uow: UnitOfWork, slug: str) -> int:
     workspace = uow.workspaces.get_by_slug(slug)
     if workspace is None or workspace.id is None:
         raise _fail(StageflowError(f"no workspace '{slug}' (see `stageflow workspace list`)"))
     return workspace.id
+
+
+# lifecycle ---------------------------------------------------------------------------------
+
+StageArg = Annotated[str, typer.Argument(help="Stage name or id")]
+
+
+def _owner(uow: UnitOfWork, slug: str) -> Principal:
+    """The CLI acts with the workspace owner's rights (it runs on the server itself)."""
+    ws = _workspace_id(uow, slug)
+    owner = next((u for u in uow.users.list(ws) if u.role == Role.OWNER.value and u.active), None)
+    if owner is None:
+        raise _fail(StageflowError(f"workspace '{slug}' has no active owner"))
+    return Principal(workspace_id=ws, user_id=owner.id, role=Role.OWNER)
+
+
+def _stage(uow: UnitOfWork, principal: Principal, name_or_id: str) -> LifecycleStage:
+    for stage in lifecycle.list_stages(uow, principal):
+        if str(stage.id) == name_or_id or stage.name.casefold() == name_or_id.casefold():
+            return stage
+    raise _fail(
+        StageflowError(f"no lifecycle stage '{name_or_id}' (see `stageflow lifecycle list`)")
+    )
+
+
+def _cli_actor(principal: Principal) -> Actor:
+    return Actor(kind=ActorKind.SYSTEM, source=Source.CLI, user_id=principal.user_id)
+
+
+def _print_stages(uow: UnitOfWork, principal: Principal) -> None:
+    counts = uow.lifecycle.counts(principal.workspace_id)
+    table = Table("kind", "#", "id", "name", "contacts", "default", "description")
+    for stage in lifecycle.list_stages(uow, principal):
+        assert stage.id is not None
+        label = stage.kind.value if stage.emoji is None else f"{stage.kind.value} {stage.emoji}"
+        table.add_row(
+            label,
+            str(stage.position + 1),
+            str(stage.id),
+            stage.name,
+            str(counts.get(stage.id, Tally()).contacts),
+            "yes" if stage.is_default else "",
+            stage.description,
+        )
+    console.print(table)
+
+
+@lifecycle_cli.command("list")
+def lifecycle_list(workspace: WorkspaceOpt) -> None:
+    """Lifecycle and lost stages, in order, with their contacts."""
+    with _app().uow(read_only=True) as uow:
+        _print_stages(uow, _owner(uow, workspace))
+
+
+@lifecycle_cli.command("add")
+def lifecycle_add(
+    workspace: WorkspaceOpt,
+    name: Annotated[str, typer.Argument(help="The new stage's name")],
+    description: Annotated[str, typer.Option(help="What the stage means")] = "",
+    lost: Annotated[bool, typer.Option("--lost", help="A lost stage (needs --emoji)")] = False,
+    emoji: Annotated[str | None, typer.Option(help="Lost stages: one emoji")] = None,
+    default: Annotated[bool, typer.Option("--default", help="Make it the default")] = False,
+    position: Annotated[int | None, typer.Option(help="1-based place among its kind")] = None,
+) -> None:
+    """Add a lifecycle stage (or, with --lost, a lost stage). At most 20 in total."""
+    try:
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            cmd = CreateLifecycleStage(
+                name=name,
+                description=description,
+                kind=LifecycleKind.LOST if lost else LifecycleKind.LIFECYCLE,
+                emoji=emoji,
+                is_default=default,
+                position=None if position is None else max(position - 1, 0),
+            )
+            stage = lifecycle.create_stage(uow, principal, cmd, _cli_actor(principal))
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"stage [bold]{stage.name}[/bold] (id {stage.id}) added")
+
+
+@lifecycle_cli.command("rename")
+def lifecycle_rename(
+    workspace: WorkspaceOpt,
+    stage: StageArg,
+    new_name: Annotated[str, typer.Argument(help="The new name")],
+    description: Annotated[str | None, typer.Option(help="A new description")] = None,
+) -> None:
+    """Rename a stage (and optionally re-describe it)."""
+    try:
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            found = _stage(uow, principal, stage)
+            assert found.id is not None
+            cmd = UpdateLifecycleStage(name=new_name, description=description)
+            lifecycle.update_stage(uow, principal, found.id, cmd, _cli_actor(principal))
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"stage {found.id} renamed to [bold]{new_name}[/bold]")
+
+
+@lifecycle_cli.command("move")
+def lifecycle_move(
+    workspace: WorkspaceOpt,
+    stage: StageArg,
+    position: Annotated[int, typer.Argument(help="1-based place among stages of its kind")],
+) -> None:
+    """Move a stage to another place in its column (lifecycle or lost)."""
+    try:
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            found = _stage(uow, principal, stage)
+            stages = lifecycle.list_stages(uow, principal)
+            column = [s.id for s in stages if s.kind is found.kind and s.id != found.id]
+            column.insert(min(max(position - 1, 0), len(column)), found.id)
+            others = [s.id for s in stages if s.kind is not found.kind]
+            order = [i for i in column + others if i is not None]
+            cmd = ReorderLifecycleStages(order=order)
+            lifecycle.reorder_stages(uow, principal, cmd, _cli_actor(principal))
+            uow.commit()
+            _print_stages(uow, principal)
+    except StageflowError as exc:
+        raise _fail(exc) from None
+
+
+@lifecycle_cli.command("set-default")
+def lifecycle_set_default(
+    workspace: WorkspaceOpt,
+    stage: Annotated[str | None, typer.Argument(help="Stage name or id")] = None,
+    none: Annotated[bool, typer.Option("--none", help="Leave no default stage")] = False,
+) -> None:
+    """Make a stage the default of new contacts (replacing the old one), or --none."""
+    if (stage is None) == (not none):
+        raise _fail(StageflowError("give a stage, or --none"))
+    try:
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            stage_id = None if none else _stage(uow, principal, stage or "").id
+            lifecycle.set_default(uow, principal, stage_id, _cli_actor(principal))
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    console.print("no default stage" if none else f"default stage: [bold]{stage}[/bold]")
+
+
+@lifecycle_cli.command("delete")
+def lifecycle_delete(
+    workspace: WorkspaceOpt,
+    stage: StageArg,
+    move_to: Annotated[str | None, typer.Option(help="Stage (name or id) for its contacts")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Clear its contacts' stage")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
+) -> None:
+    """Delete a stage; its contacts move to --move-to or are cleared (--clear), all at once."""
+    app = _app()
+    try:
+        with app.uow(read_only=True) as uow:
+            principal = _owner(uow, workspace)
+            found = _stage(uow, principal, stage)
+            target = _stage(uow, principal, move_to) if move_to else None
+            assert found.id is not None
+            preview = lifecycle.delete_preview(uow, principal, found.id)
+        if not preview.can_delete:
+            raise _fail(StageflowError(preview.reason or "this stage cannot be deleted"))
+        used = preview.contacts + preview.companies
+        where = f"move them to '{target.name}'" if target else "clear their stage"
+        console.print(
+            f"'{found.name}' has {preview.contacts} contacts and {preview.companies} companies"
+            + (f"; deleting it will {where}" if used else "")
+        )
+        if used and target is None and not clear:
+            raise _fail(StageflowError("give --move-to STAGE or --clear"))
+        if not yes and not typer.confirm(f"Delete '{found.name}'?"):
+            raise typer.Exit(code=1)
+        with app.uow() as uow:
+            cmd = DeleteLifecycleStage(move_to=target.id if target else None, clear=clear)
+            lifecycle.delete_stage(uow, principal, found.id, cmd, _cli_actor(principal))
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"stage '{found.name}' deleted; {used} records updated")
+
+
+# contacts ----------------------------------------------------------------------------------
+
+
+@contacts_cli.command("import")
+def contacts_import(
+    workspace: WorkspaceOpt,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV file with a header row", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="COLUMN=FIELD (repeatable): where a column goes; FIELD '-' skips it. "
+            "Without it, columns named like fields (email, first name, stage, ...) map "
+            "themselves.",
+        ),
+    ] = None,
+    errors_to: Annotated[
+        Path | None, typer.Option("--errors", help="Write every row error to this CSV")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check the file, import nothing")] = False,
+) -> None:
+    """Import contacts from CSV. Every row is checked first: if any is wrong, nothing is
+    imported and each error is reported with its line and column."""
+    mapping: dict[str, str] = {}
+    for item in map_ or []:
+        column, sep, target = item.partition("=")
+        if not sep or not column.strip():
+            raise _fail(StageflowError(f"--map takes COLUMN=FIELD, not {item!r}"))
+        mapping[column.strip()] = target.strip()
+    app = _app()
+    try:
+        header, rows = imports.read_csv(file)
+        total = _count_rows(file)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar, app.uow() as uow:
+            principal = _owner(uow, workspace)
+            checking = bar.add_task("checking", total=total)
+            checked = imports.check(
+                uow,
+                principal,
+                header,
+                rows,
+                mapping,
+                progress=lambda n: bar.advance(checking, n),
+            )
+            if not checked.ok:
+                bar.stop()
+                _report_errors(checked, errors_to)
+                raise typer.Exit(code=2)
+            if dry_run:
+                bar.stop()
+                console.print(
+                    f"{len(checked.rows)} rows are fine; nothing imported (--dry-run)"
+                )
+                return
+            writing = bar.add_task("importing", total=len(checked.rows))
+            started = time.perf_counter()
+            done = imports.write(
+                uow, principal, checked, progress=lambda n: bar.advance(writing, n)
+            )
+            uow.commit()
+            seconds = time.perf_counter() - started
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    rate = done.created / seconds if seconds else 0.0
+    console.print(
+        f"imported {done.created} contacts in {seconds:.1f} s ({rate:,.0f} rows/s); "
+        f"columns: {', '.join(f'{c} → {t}' for c, t in checked.columns.items())}"
+    )
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
+
+
+def _report_errors(checked: imports.Checked, errors_to: Path | None) -> None:
+    err.print(
+        f"[red]{checked.error_count} rows have errors; nothing was imported.[/red] "
+        "Fix them and run the import again."
+    )
+    table = Table("line", "column", "problem")
+    for error in checked.errors[:20]:
+        table.add_row(str(error.line), error.column or "", error.message)
+    err.print(table)
+    if checked.error_count > 20:
+        err.print(f"... and {checked.error_count - 20} more" + ("" if errors_to else
+                  " (--errors FILE writes them all)"))  # fmt: skip
+    if errors_to is not None:
+        with errors_to.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["line", "column", "problem"])
+            for error in checked.errors:
+                writer.writerow([error.line, error.column or "", error.message])
+        err.print(f"all errors written to {errors_to}")
 
 
 def main() -> None:

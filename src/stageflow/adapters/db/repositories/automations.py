@@ -17,6 +17,9 @@ from stageflow.domain.errors import StaleVersion
 ACTIVE = "active"
 
 
+_IDS_PER_QUERY = 10_000
+
+
 class AutomationRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -238,11 +241,10 @@ class RunRepository:
 
     def waiting_on_records(self, record_ids: Iterable[int]) -> builtins.list[Any]:
         """Waiting runs that a change of these records may cancel or wake."""
-        ids = builtins.list(set(record_ids))
-        if not ids:
-            return []
-        return builtins.list(
-            self.conn.execute(
+        ids = sorted(set(record_ids))
+        found: builtins.list[Any] = []
+        for first in range(0, len(ids), _IDS_PER_QUERY):  # SQLite binds at most 32,766 values
+            found += self.conn.execute(
                 select(
                     t.runs.c.id,
                     t.runs.c.record_id,
@@ -252,12 +254,12 @@ class RunRepository:
                     t.runs.c.state,
                     t.runs.c.updated_at,
                 ).where(
-                    t.runs.c.record_id.in_(ids),
+                    t.runs.c.record_id.in_(ids[first : first + _IDS_PER_QUERY]),
                     t.runs.c.status == "waiting",
                     (t.runs.c.bound_stage_id.is_not(None)) | (t.runs.c.wait_event.is_not(None)),
                 )
             )
-        )
+        return found
 
     def waiting_ticks(self, automation_id: int) -> builtins.list[int]:
         """The schedule tick runs an automation has waiting (record-less, flagged in state)."""

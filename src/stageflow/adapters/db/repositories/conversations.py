@@ -47,6 +47,29 @@ class ConversationRepository:
             .on_conflict_do_nothing()
         )
 
+    def claim_addresses(
+        self, workspace_id: int, claims: builtins.list[tuple[int, str, str]], now: datetime
+    ) -> None:
+        """Many (contact id, kind, address) claims at once; first claim wins, as above."""
+        if not claims:
+            return
+        dialect_insert = (
+            postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        self.conn.execute(
+            dialect_insert(t.contact_channels).on_conflict_do_nothing(),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "contact_id": contact_id,
+                    "channel": kind,
+                    "address": address,
+                    "created_at": now,
+                }
+                for contact_id, kind, address in claims
+            ],
+        )
+
     def release_addresses(self, contact_id: int, kind: str) -> None:
         self.conn.execute(
             delete(t.contact_channels).where(

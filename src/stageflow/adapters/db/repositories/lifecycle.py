@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import insert_many
 from stageflow.domain.lifecycle import ConversationStatus, LifecycleKind, LifecycleStage, Tally
 
 COUNT_SLOTS = 8  # PostgreSQL writers spread over this many rows per stage
@@ -274,9 +275,7 @@ class LifecycleRepository:
     # transitions -----------------------------------------------------------------------------
 
     def add_transitions(self, rows: Iterable[dict[str, Any]]) -> None:
-        rows = builtins.list(rows)
-        if rows:
-            self.conn.execute(insert(t.lifecycle_transitions), rows)
+        insert_many(self.conn, t.lifecycle_transitions, builtins.list(rows))
 
     def transitions(self, workspace_id: int, since: datetime) -> dict[tuple[int, int], int]:
         """How many changes from stage to stage (0: none) happened since ``since``."""
