@@ -13,7 +13,7 @@ from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError, ValidationFailed
 from stageflow.domain.lifecycle import LifecycleStage
 from stageflow.domain.records import ObjectType, Record
-from stageflow.services import lifecycle, records
+from stageflow.services import imports, lifecycle, records
 from stageflow.services.commands import (
     CreateLifecycleStage,
     CreateRecord,
@@ -278,4 +278,30 @@ def test_counts_match_a_recount_after_random_changes(app: App, tenant: Tenant, s
             else:
                 lifecycle.set_record_stage(uow, record, rng.choice(stage_ids), _actor(tenant))
             uow.commit()
+    _counts_agree(app, tenant)
+
+
+def test_a_stage_with_more_contacts_than_sqlite_binds_at_once_is_deleted(
+    app: App, tenant: Tenant
+) -> None:
+    """33,000 contacts (more than SQLite's 32,766 bound values in one statement) imported in
+    bulk, then their stage deleted: every one moves, with an event each, counts kept."""
+    stages = _stages(app, tenant)
+    hot, customer = _id(stages["Hot Lead"]), _id(stages["Customer"])
+    n = 33_000
+    rows = ((i + 2, {"name": f"C{i}", "stage": "Hot Lead"}) for i in range(n))
+    with app.uow() as uow:
+        checked = imports.check(uow, tenant.owner, ["name", "stage"], rows, {})
+        assert checked.ok
+        imports.write(uow, tenant.owner, checked)
+        uow.commit()
+    with app.uow() as uow:
+        lifecycle.delete_stage(
+            uow, tenant.owner, hot, DeleteLifecycleStage(move_to=customer), _actor(tenant)
+        )
+        uow.commit()
+    with app.uow(read_only=True) as uow:
+        assert uow.lifecycle.usage(tenant.id, customer)["contacts"] == n
+        moves = uow.lifecycle.transitions(tenant.id, app.clock.now())
+    assert moves[(hot, customer)] == n
     _counts_agree(app, tenant)

@@ -7,6 +7,7 @@ the pipelines of leads and deals.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,6 +159,7 @@ CONTACT = Tally(contacts=1)
 CHANNELS = ("email", "sms", "whatsapp", "telegram", "messenger", "instagram", "web_chat", "line",
             "viber", "wechat", "phone")  # fmt: skip
 PHONE_CHANNELS = frozenset({"sms", "whatsapp", "phone", "viber"})
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 def normalize_address(channel: str, address: str) -> str:
@@ -173,7 +175,7 @@ def normalize_address(channel: str, address: str) -> str:
         return address.lower()
     if channel in PHONE_CHANNELS:
         international = address.startswith(("+", "00"))
-        digits = "".join(c for c in address if c.isdigit())
+        digits = _NOT_DIGITS.sub("", address)
         if address.startswith("00"):
             digits = digits[2:]
         if not 5 <= len(digits) <= 15:

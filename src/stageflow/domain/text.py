@@ -14,6 +14,8 @@ def problem(text: str) -> str | None:
     """What is wrong with ``text``, or None."""
     if "\x00" in text:
         return "contains a NUL character"
+    if text.isascii():  # constant time for Python's compact strings: the common case
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -532,14 +532,17 @@ def contacts_import(
     try:
         header, rows = imports.read_csv(file)
         total = _count_rows(file)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as bar, app.uow() as uow:
+        with (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as bar,
+            app.uow() as uow,
+        ):
             principal = _owner(uow, workspace)
             checking = bar.add_task("checking", total=total)
             checked = imports.check(
@@ -556,9 +559,7 @@ def contacts_import(
                 raise typer.Exit(code=2)
             if dry_run:
                 bar.stop()
-                console.print(
-                    f"{len(checked.rows)} rows are fine; nothing imported (--dry-run)"
-                )
+                console.print(f"{len(checked.rows)} rows are fine; nothing imported (--dry-run)")
                 return
             writing = bar.add_task("importing", total=len(checked.rows))
             started = time.perf_counter()

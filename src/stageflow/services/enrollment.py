@@ -184,7 +184,16 @@ class Enroller:
 
         Each change is guarded: a run a worker moved on meanwhile (PostgreSQL) is left alone.
         """
-        relevant = [e for e in events if e.record_id is not None]
+        # A record created in this transaction has no waiting run unless one was enrolled in
+        # it: then there is nothing to look up (a bulk import writes many such records).
+        new = (
+            set()
+            if uow.runs_created
+            else {e.record_id for e in events if e.type is EventType.RECORD_CREATED}
+        )
+        relevant = [e for e in events if e.record_id is not None and e.record_id not in new]
+        if not relevant:
+            return
         waiting = uow.runs.waiting_on_records(
             e.record_id for e in relevant if e.record_id is not None
         )

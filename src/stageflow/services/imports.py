@@ -234,8 +234,7 @@ def _row(
         text = (raw.get(column) or "").strip()
         if not text:
             continue
-        issue = problem(text)
-        if issue:
+        if target in TARGETS_BESIDES_FIELDS and (issue := problem(text)):
             raise _RowProblem(RowError(line, column, issue))
         if target == "name":
             name = text

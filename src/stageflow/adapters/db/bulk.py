@@ -8,8 +8,9 @@ checks the round trip on both backends).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -61,20 +62,55 @@ def _marks(n: int, dialect: str) -> list[str]:
     return ["?" if dialect == "sqlite" else "%s"] * n
 
 
-def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT rows that all have the same keys."""
+def _tuples(
+    table: Table, columns: list[str], dialect: str
+) -> Callable[[Iterable[dict[str, Any]]], list[tuple[Any, ...]]]:
+    """A function turning rows into parameter tuples, converting only the columns that need
+    it (most values go to the driver as they are)."""
+    get = itemgetter(*columns)
+    convert = [
+        (i, f)
+        for i, f in enumerate(_converter(table, c, dialect) for c in columns)
+        if f is not _same
+    ]
+    if len(columns) == 1:
+        return lambda rows: [(_one(convert, get(row)),) for row in rows]
+
+    def tuples(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        result = []
+        for row in rows:
+            values = list(get(row))
+            for i, f in convert:
+                values[i] = f(values[i])
+            result.append(tuple(values))
+        return result
+
+    return tuples
+
+
+def _one(convert: list[tuple[int, Convert]], value: Any) -> Any:
+    return convert[0][1](value) if convert else value
+
+
+def insert_many(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> None:
+    """INSERT rows that all have the same keys; ``skip_conflicts`` drops rows that would
+    break a unique constraint (ON CONFLICT DO NOTHING, on both backends)."""
     if not rows:
         return
     dialect = conn.dialect.name
     columns = list(rows[0])
-    convert = [_converter(table, c, dialect) for c in columns]
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join(_marks(len(columns), dialect))})"
+        + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
     )
-    conn.exec_driver_sql(
-        sql, [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
-    )
+    conn.exec_driver_sql(sql, _tuples(table, columns, dialect)(rows))
 
 
 _ROWS_PER_STATEMENT = 500  # well under SQLite's 32,766 bound parameters for any of our tables
@@ -97,7 +133,7 @@ def insert_returning_ids(
         )
         return list(result.scalars())
     columns = list(rows[0])
-    convert = [_converter(table, c, "sqlite") for c in columns]
+    tuples = _tuples(table, columns, "sqlite")
     one = f"({', '.join('?' * len(columns))})"
     ids: list[int] = []
     for first in range(0, len(rows), _ROWS_PER_STATEMENT):
@@ -106,7 +142,7 @@ def insert_returning_ids(
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
             f"VALUES {', '.join([one] * len(chunk))} RETURNING id"
         )
-        params = tuple(f(row[c]) for row in chunk for f, c in zip(convert, columns, strict=True))
+        params = tuple(value for values in tuples(chunk) for value in values)
         ids += sorted(r[0] for r in conn.exec_driver_sql(sql, params))
     return ids
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import insert_many
 from stageflow.domain.errors import StaleVersion
 from stageflow.domain.lifecycle import Conversation, ConversationStatus
 
@@ -51,13 +52,9 @@ class ConversationRepository:
         self, workspace_id: int, claims: builtins.list[tuple[int, str, str]], now: datetime
     ) -> None:
         """Many (contact id, kind, address) claims at once; first claim wins, as above."""
-        if not claims:
-            return
-        dialect_insert = (
-            postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
-        )
-        self.conn.execute(
-            dialect_insert(t.contact_channels).on_conflict_do_nothing(),
+        insert_many(
+            self.conn,
+            t.contact_channels,
             [
                 {
                     "workspace_id": workspace_id,
@@ -68,6 +65,7 @@ class ConversationRepository:
                 }
                 for contact_id, kind, address in claims
             ],
+            skip_conflicts=True,
         )
 
     def release_addresses(self, contact_id: int, kind: str) -> None:
