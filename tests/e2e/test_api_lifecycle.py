@@ -421,3 +421,27 @@ def test_automations_react_to_lifecycle_changes_and_messages(app: App, api: Api)
     app.worker().run_until_idle()
     assert api.get(f"/contacts/{contact['id']}")["fields"]["job_title"] == "won"
     assert api.get(f"/contacts/{writer['id']}")["fields"]["job_title"] == "wrote"
+
+
+def test_the_30_day_window_is_exact_to_the_moment(api: Api, clock: VirtualClock) -> None:
+    """Whole days come from daily sums, the first day of the window from the changes
+    themselves: a change just before the window's start is out, one just after is in."""
+    stages = _stages(api)
+    hot, paid = stages["Hot Lead"]["id"], stages["Payment"]["id"]
+    start = clock.now().replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    early, late = _contact(api, "Early"), _contact(api, "Late")
+    clock.set(start + timedelta(hours=1))  # 11:00 on day 0
+    api.put(f"/contacts/{early['id']}/lifecycle", {"stage_id": hot})
+    clock.set(start + timedelta(hours=3))  # 13:00 on day 0
+    api.put(f"/contacts/{late['id']}/lifecycle", {"stage_id": hot})
+    clock.set(start + timedelta(days=5))
+    api.put(f"/contacts/{late['id']}/lifecycle", {"stage_id": paid})
+    clock.set(start + timedelta(days=30, hours=2))  # the window starts at 12:00 on day 0
+    moves = {
+        (t["from_stage"], t["to_stage"]): t["changes"]
+        for t in api.get("/dashboard/lifecycle")["conversion_30d"]["transitions"]
+    }
+    assert moves == {("New Lead", "Hot Lead"): 1, ("Hot Lead", "Payment"): 1}
+    assert api.post("/lifecycle/recount", expect=200) == {"stages_corrected": []}
+    again = api.get("/dashboard/lifecycle")["conversion_30d"]["transitions"]
+    assert {(t["from_stage"], t["to_stage"]): t["changes"] for t in again} == moves

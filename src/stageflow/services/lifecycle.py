@@ -507,6 +507,7 @@ def recount(uow: UnitOfWork, workspace_id: int) -> dict[str, int]:
         if kept.get(stage, Tally()) != actual.get(stage, Tally())
     }
     uow.lifecycle.replace_counts(workspace_id, actual)
+    uow.lifecycle.rebuild_daily(workspace_id)
     return differing
 
 

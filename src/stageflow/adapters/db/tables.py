@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -230,6 +231,22 @@ lifecycle_transitions = Table(
         "to_stage_id",
     ),
     sqlite_autoincrement=True,
+)
+
+# The same changes added up per UTC day and stage pair (0: no stage), so the dashboard's
+# 30-day figures read ~30 days x pairs rows however many changes there were. Slots as above.
+lifecycle_daily = Table(
+    "lifecycle_daily",
+    metadata,
+    _workspace(),
+    Column("day", Date, nullable=False),
+    Column("from_stage_id", ID, nullable=False),
+    Column("to_stage_id", ID, nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("changes", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "workspace_id", "day", "from_stage_id", "to_stage_id", "slot", name="pk_lifecycle_daily"
+    ),
 )
 
 records = Table(

@@ -46,19 +46,21 @@ class EventRepository:
 
 
 def _row(e: Event) -> dict[str, Any]:
+    # ``_value_`` is the enum member's plain attribute; ``.value`` is a (slower) property.
+    actor = e.actor
     return {
         "workspace_id": e.workspace_id,
-        "type": e.type.value,
+        "type": e.type._value_,
         "record_id": e.record_id,
         "object_type": e.object_type,
         "before": e.before,
         "after": e.after,
         "data": e.data,
-        "actor_kind": e.actor.kind.value,
-        "actor_id": e.actor.id,
-        "user_id": e.actor.user_id,
-        "source": e.actor.source.value,
-        "depth": e.actor.depth,
-        "run_id": e.actor.run_id,
+        "actor_kind": actor.kind._value_,
+        "actor_id": actor.id,
+        "user_id": actor.user_id,
+        "source": actor.source._value_,
+        "depth": actor.depth,
+        "run_id": actor.run_id,
         "occurred_at": e.occurred_at,
     }
