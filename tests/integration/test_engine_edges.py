@@ -449,3 +449,63 @@ def test_an_event_after_the_deadline_does_not_satisfy_a_wait(engine: Engine) -> 
     assert engine.record(deal).fields["currency"] == "LATE"
     (run,) = engine.runs(automation)
     assert engine.steps(run.id)[0].output["timed_out"] is True
+
+
+def test_leaving_the_stage_while_a_worker_holds_the_run_still_cancels_it(
+    engine: Engine,
+) -> None:
+    """PostgreSQL: the stage-exit cancel waits for the worker that has the run locked; once
+    that worker has moved the run on to its next wait, the cancel still applies to what is
+    left (it used to be dropped because the run no longer looked as it was read)."""
+    import threading
+
+    from stageflow.adapters.db import tables as t
+
+    stages = engine.stages()
+    rule = engine.publish(
+        {
+            "trigger": {
+                "type": "stage_entered",
+                "object_type": "deal",
+                "stage_id": stages["Proposal"],
+            },
+            "steps": [
+                {"id": "first", "type": "delay", "duration": "P1D"},
+                {"id": "second", "type": "delay", "duration": "P1D"},
+                set_field("late", currency="LATE"),
+            ],
+        },
+        "rule",
+    )
+    deal = engine.create("deal", name="Racer", stage_id=stages["Proposal"])
+    engine.run_due()
+    engine.clock.advance(timedelta(days=1))
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def leave() -> None:
+        try:
+            engine.move(deal, stages["Negotiation"])
+        except BaseException as exc:
+            failure.append(exc)
+        done.set()
+
+    with engine.app.uow() as uow:  # a worker's batch, by hand: claim, move on, commit
+        [row] = uow.runs.claim_due(engine.clock.now(), 10)
+        later = engine.clock.now() + timedelta(microseconds=1)
+        uow.connection.execute(
+            t.runs.update()
+            .where(t.runs.c.id == row.id)
+            .values(updated_at=later, wake_at=later + timedelta(days=1))
+        )
+        thread = threading.Thread(target=leave)
+        thread.start()
+        if engine.app.engine.dialect.name == "postgresql":
+            assert not done.wait(timeout=0.3), "the move did not wait for the worker"
+        uow.commit()
+    thread.join(timeout=10)
+    assert failure == []
+    [run] = engine.runs(rule)
+    assert run.status == "cancelled"
+    engine.advance("P3D")
+    assert "currency" not in engine.record(deal).fields

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import ChainMap, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -57,6 +58,20 @@ class VersionCache:
         with self._lock:
             self._versions[version_id] = version
         return version
+
+
+_GUARD_ATTEMPTS = 5
+
+
+def _still_bound(deleted: bool, stage_now: Any) -> Callable[[Any], bool]:
+    """A re-read run is still to be cancelled: its record is gone or left its stage."""
+    return lambda run: (
+        deleted or (run.bound_stage_id is not None and run.bound_stage_id != stage_now)
+    )
+
+
+def _still_waiting_for(event_type: str) -> Callable[[Any], bool]:
+    return lambda run: bool(run.wait_event == event_type)
 
 
 class Enroller:
@@ -220,20 +235,39 @@ class Enroller:
             ):
                 reason = f"the record left stage {run.bound_stage_id} before this step ran"
             if reason is not None:
-                if uow.runs.update_if_unchanged(
-                    run.id, run.updated_at, _cancel_update(reason, now)
-                ):
-                    uow.runs.add_steps([self._cancel_step(uow, run, reason, now)])
+                cancelled = self._guarded(
+                    uow, run, _still_bound(run.record_id in deleted, stage_now.get(run.record_id)),
+                    _cancel_update(reason, now),
+                )  # fmt: skip
+                if cancelled is not None:
+                    uow.runs.add_steps([self._cancel_step(uow, cancelled, reason, now)])
             elif run.wait_event is not None:
                 woken_by = next(
                     (t for t in types[run.record_id] if run.wait_event in ("*", t)), None
                 )
                 if woken_by is not None:
-                    uow.runs.update_if_unchanged(
-                        run.id,
-                        run.updated_at,
+                    self._guarded(
+                        uow,
+                        run,
+                        _still_waiting_for(run.wait_event),
                         {"wake_at": now, "resume_event": woken_by, "updated_at": now},
                     )
+
+    @staticmethod
+    def _guarded(
+        uow: UnitOfWork, run: Any, still: Callable[[Any], bool], values: dict[str, Any]
+    ) -> Any | None:
+        """Change a waiting run only as it was read. On PostgreSQL a worker may have had it
+        locked: the update then waited for that worker, and if the worker moved the run on to
+        another wait to which the change still applies (``still``), it is made to that.
+        Returns the run as changed, or None when there was nothing left to change."""
+        for _ in range(_GUARD_ATTEMPTS):
+            if uow.runs.update_if_unchanged(run.id, run.updated_at, values):
+                return run
+            run = uow.runs.waiting_run(run.id)
+            if run is None or not still(run):
+                return None
+        return None
 
     def _cancel_step(
         self,

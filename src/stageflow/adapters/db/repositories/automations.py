@@ -18,6 +18,15 @@ ACTIVE = "active"
 
 
 _IDS_PER_QUERY = 10_000
+_WAITING_COLUMNS = (
+    t.runs.c.id,
+    t.runs.c.record_id,
+    t.runs.c.version_id,
+    t.runs.c.bound_stage_id,
+    t.runs.c.wait_event,
+    t.runs.c.state,
+    t.runs.c.updated_at,
+)
 
 
 class AutomationRepository:
@@ -239,21 +248,19 @@ class RunRepository:
         )
         return bool(result.rowcount == 1)
 
+    def waiting_run(self, run_id: int) -> Any | None:
+        """One run as ``waiting_on_records`` reads it, if it is (still) waiting."""
+        return self.conn.execute(
+            select(*_WAITING_COLUMNS).where(t.runs.c.id == run_id, t.runs.c.status == "waiting")
+        ).first()
+
     def waiting_on_records(self, record_ids: Iterable[int]) -> builtins.list[Any]:
         """Waiting runs that a change of these records may cancel or wake."""
         ids = sorted(set(record_ids))
         found: builtins.list[Any] = []
         for first in range(0, len(ids), _IDS_PER_QUERY):  # SQLite binds at most 32,766 values
             found += self.conn.execute(
-                select(
-                    t.runs.c.id,
-                    t.runs.c.record_id,
-                    t.runs.c.version_id,
-                    t.runs.c.bound_stage_id,
-                    t.runs.c.wait_event,
-                    t.runs.c.state,
-                    t.runs.c.updated_at,
-                ).where(
+                select(*_WAITING_COLUMNS).where(
                     t.runs.c.record_id.in_(ids[first : first + _IDS_PER_QUERY]),
                     t.runs.c.status == "waiting",
                     (t.runs.c.bound_stage_id.is_not(None)) | (t.runs.c.wait_event.is_not(None)),
