@@ -171,3 +171,41 @@ def test_conversation_pages(api: Api) -> None:
     ids = [c["id"] for page in (first, second, third) for c in page["items"]]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5
     assert third["next_cursor"] is None
+
+
+def _agent(api: Api, email: str = "agent@example.com") -> tuple[Api, int]:
+    agent = api.post("/users", {"email": email, "name": "Agent", "role": "agent"})
+    token = api.post("/tokens", {"name": "t", "user_id": agent["id"]})["token"]
+    return api.as_token(token), agent["id"]
+
+
+def test_agents_cannot_reach_others_contacts_through_conversations(api: Api) -> None:
+    as_agent, agent_id = _agent(api)
+    api.post("/contacts", {"name": "VIP", "fields": {"email": "vip@example.com"}})
+    error = as_agent.post(
+        "/messages/inbound",
+        {"channel": "email", "address": "vip@example.com", "text": "hi"},
+        expect=403,
+    )
+    assert error["code"] == "permission_denied"
+    me = api.get("/me")["user"]["id"]
+    api.post("/contacts", {"name": "Nobody's", "owner_id": None, "fields": {"email": "x@x.io"}})
+    conversation = _message(api, "x@x.io")["conversation"]
+    api.patch(f"/conversations/{conversation['id']}", {"assignee_id": me})
+    # the agent may see it (unowned contact) but not take it from the owner, nor unassign it
+    path = f"/conversations/{conversation['id']}"
+    assert as_agent.patch(path, {"assignee_id": None}, expect=403)["code"] == "permission_denied"
+    assert as_agent.patch(path, {"assignee_id": agent_id}, expect=403)
+    assert api.get(path)["assignee_id"] == me
+    api.patch(path, {"assignee_id": None})
+    assert as_agent.patch(path, {"assignee_id": agent_id})["assignee_id"] == agent_id
+
+
+def test_an_expired_snooze_does_not_block_other_changes(api: Api, clock: VirtualClock) -> None:
+    conversation = _message(api)["conversation"]
+    path = f"/conversations/{conversation['id']}"
+    until = (clock.now() + timedelta(hours=1)).isoformat()
+    api.patch(path, {"status": "snoozed", "snoozed_until": until})
+    clock.advance(timedelta(hours=2))  # no worker has woken it yet
+    me = api.get("/me")["user"]["id"]
+    assert api.patch(path, {"assignee_id": me})["assignee_id"] == me

@@ -445,3 +445,28 @@ def test_the_30_day_window_is_exact_to_the_moment(api: Api, clock: VirtualClock)
     assert api.post("/lifecycle/recount", expect=200) == {"stages_corrected": []}
     again = api.get("/dashboard/lifecycle")["conversion_30d"]["transitions"]
     assert {(t["from_stage"], t["to_stage"]): t["changes"] for t in again} == moves
+
+
+def test_agents_are_kept_to_what_they_may_see_and_edit(api: Api) -> None:
+    agent = api.post("/users", {"email": "ag@example.com", "name": "Ag", "role": "agent"})
+    as_agent = api.as_token(api.post("/tokens", {"name": "t", "user_id": agent["id"]})["token"])
+    stages = _stages(api)
+    cold = stages["Cold Lead"]["id"]
+    assert as_agent.get(f"/lifecycle/stages/{cold}/delete-preview", expect=403)
+    company = as_agent.post("/companies", {"name": "Agent Co"})
+    theirs = _contact(api, "Owner's", associations={"company": [company["id"]]})
+    mine = as_agent.post(
+        "/contacts", {"name": "Mine", "associations": {"company": [company["id"]]}}
+    )
+    out = as_agent.put(
+        f"/companies/{company['id']}/lifecycle", {"stage_id": cold, "sync_contacts": True}
+    )
+    assert out["contacts_synced"] == 1
+    assert api.get(f"/contacts/{mine['id']}")["lifecycle_stage_id"] == cold
+    assert api.get(f"/contacts/{theirs['id']}")["lifecycle_stage_id"] == stages["New Lead"]["id"]
+
+
+def test_text_operators_on_ids_are_refused_not_a_server_error(api: Api) -> None:
+    bad = {"field": "lifecycle_stage_id", "op": "contains", "value": "1"}
+    assert api.post("/segments", {"name": "bad", "filter": bad}, expect=422)["field"] == "filter"
+    assert api.get("/contacts", params={"filter": json.dumps(bad)}, expect=422)

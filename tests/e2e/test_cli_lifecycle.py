@@ -206,3 +206,32 @@ def test_a_bad_file_imports_nothing_and_reports_every_row(
     code, output = invoke(database_url, "contacts", "import", "-w", slug, str(dry), "--dry-run")
     assert code == 0 and "nothing imported" in output
     assert _contacts(app, slug) == []
+
+
+def test_awkward_files_get_clear_errors_not_tracebacks(
+    app: App, database_url: str, slug: str, tmp_path: Path
+) -> None:
+    late = tmp_path / "late.csv"
+    late.write_bytes(b"name\n" + b"Ann\n" * 20_000 + "Jos\xe9\n".encode("latin-1"))
+    code, output = invoke(database_url, "contacts", "import", "-w", slug, str(late))
+    assert code == 2 and "not UTF-8" in output and "20002" in output
+    huge = tmp_path / "huge.csv"
+    huge.write_text("name,job title\nAnn," + "x" * 200_000 + "\n")
+    code, output = invoke(database_url, "contacts", "import", "-w", slug, str(huge))
+    assert code == 2 and "longer than" in output
+    owners = tmp_path / "owners.csv"
+    owners.write_text("name,owner\nA,\u00b2\nB," + "9" * 5000 + "\n")
+    code, output = invoke(database_url, "contacts", "import", "-w", slug, str(owners))
+    assert code == 2 and "2 rows have errors" in output and "Traceback" not in output
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("name,email,\nAnn,ann@example.com,\n")
+    code, output = invoke(database_url, "contacts", "import", "-w", slug, str(trailing))
+    assert code == 0, output
+    spanning = tmp_path / "spanning.csv"
+    spanning.write_text('name,job title,stage\n"Ann","two\nlines",Nowhere\n')
+    report = tmp_path / "errors.csv"
+    code, _ = invoke(
+        database_url, "contacts", "import", "-w", slug, str(spanning), "--errors", str(report)
+    )
+    assert code == 2 and report.read_text().splitlines()[1].startswith("2,")
+    assert [name for name, _, _ in _contacts(app, slug)] == ["Ann"]

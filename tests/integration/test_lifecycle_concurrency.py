@@ -11,13 +11,15 @@ import pytest
 
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError, ValidationFailed
-from stageflow.domain.lifecycle import LifecycleStage
+from stageflow.domain.lifecycle import ConversationStatus, LifecycleStage
 from stageflow.domain.records import ObjectType, Record
-from stageflow.services import imports, lifecycle, records
+from stageflow.services import conversations, imports, lifecycle, records
 from stageflow.services.commands import (
     CreateLifecycleStage,
     CreateRecord,
     DeleteLifecycleStage,
+    InboundMessage,
+    UpdateConversation,
     UpdateLifecycleStage,
 )
 from stageflow.services.workspaces import actor_for
@@ -304,4 +306,114 @@ def test_a_stage_with_more_contacts_than_sqlite_binds_at_once_is_deleted(
         assert uow.lifecycle.usage(tenant.id, customer)["contacts"] == n
         moves = uow.lifecycle.transitions(tenant.id, app.clock.now())
     assert moves[(hot, customer)] == n
+    _counts_agree(app, tenant)
+
+
+def _inbound(app: App, tenant: Tenant, address: str = "+393331234567") -> tuple[int, int]:
+    with app.uow() as uow:
+        got = conversations.receive(
+            uow,
+            tenant.owner,
+            InboundMessage(channel="sms", address=address, text="hi"),
+            _actor(tenant),
+        )
+        uow.commit()
+    assert got.contact.id is not None and got.conversation.id is not None
+    return got.contact.id, got.conversation.id
+
+
+def _in_thread_while(app: App, hold: Any, other: Any) -> list[BaseException]:
+    """Run ``hold(uow)`` in a transaction, start ``other()`` in a thread, give it time to
+    block (PostgreSQL) or wait (SQLite), commit, and return what ``other`` raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            other()
+        except BaseException as exc:
+            failure.append(exc)
+
+    with app.uow() as uow:
+        hold(uow)
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(timeout=0.3)
+        uow.commit()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    return failure
+
+
+def test_a_conversation_change_and_a_stage_change_at_once_keep_counts(
+    app: App, tenant: Tenant
+) -> None:
+    hot = _id(_stages(app, tenant)["Hot Lead"])
+    contact_id, conversation_id = _inbound(app, tenant)
+
+    def close(uow: Any) -> None:
+        conversations.update(
+            uow,
+            tenant.owner,
+            conversation_id,
+            UpdateConversation(status=ConversationStatus.CLOSED),
+            _actor(tenant),
+        )
+
+    assert _in_thread_while(app, close, lambda: _assign(app, tenant, contact_id, hot)) == []
+    assert _contact(app, tenant, contact_id).lifecycle_stage_id == hot
+    _counts_agree(app, tenant)
+
+
+def test_two_deletes_of_one_contact_count_once(app: App, tenant: Tenant) -> None:
+    [contact_id] = _contacts(app, tenant, 1)
+
+    def delete(uow: Any) -> None:
+        records.delete_record(uow, tenant.owner, ObjectType.CONTACT, contact_id, _actor(tenant))
+
+    def delete_again() -> None:
+        with app.uow() as uow:
+            delete(uow)
+            uow.commit()
+
+    failure = _in_thread_while(app, delete, delete_again)
+    assert len(failure) == 1 and isinstance(failure[0], StageflowError)
+    _counts_agree(app, tenant)
+
+
+def test_a_delete_and_a_stage_change_at_once_keep_counts(app: App, tenant: Tenant) -> None:
+    hot = _id(_stages(app, tenant)["Hot Lead"])
+    [contact_id] = _contacts(app, tenant, 1)
+
+    def delete() -> None:
+        with app.uow() as uow:
+            records.delete_record(uow, tenant.owner, ObjectType.CONTACT, contact_id, _actor(tenant))
+            uow.commit()
+
+    def move(uow: Any) -> None:
+        record = uow.records.get(tenant.id, contact_id)
+        lifecycle.set_record_stage(uow, record, hot, _actor(tenant))
+
+    failure = _in_thread_while(app, move, delete)
+    assert all(isinstance(f, StageflowError) for f in failure)
+    _counts_agree(app, tenant)
+
+
+def test_two_first_messages_from_one_sender_make_one_contact(app: App, tenant: Tenant) -> None:
+    found: list[int] = []
+
+    def first(uow: Any) -> None:
+        got = conversations.receive(
+            uow,
+            tenant.owner,
+            InboundMessage(channel="sms", address="+15550001111", text="one"),
+            _actor(tenant),
+        )
+        assert got.contact.id is not None
+        found.append(got.contact.id)
+
+    def second() -> None:
+        found.append(_inbound(app, tenant, "+1 555 000 1111")[0])
+
+    assert _in_thread_while(app, first, second) == []
+    assert len(found) == 2 and found[0] == found[1]
     _counts_agree(app, tenant)

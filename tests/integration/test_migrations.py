@@ -81,13 +81,16 @@ def test_existing_workspaces_get_lifecycle_when_upgraded(empty_database: str) ->
             .values(name="Old", slug="old", settings={}, created_at=created)
             .returning(t.workspaces.c.id)
         ).scalar_one()
-        for name in ("A", "B"):
+        for name, fields in (
+            ("A", '{"email": "A@Example.com"}'),
+            ("B", '{"phone": "0039 333 1234567"}'),
+        ):
             conn.execute(
                 text(
                     "INSERT INTO records (workspace_id, object_type, name, fields, version, "
-                    "created_at, updated_at) VALUES (:ws, 'contact', :name, '{}', 1, :at, :at)"
+                    "created_at, updated_at) VALUES (:ws, 'contact', :name, :fields, 1, :at, :at)"
                 ),
-                {"ws": ws, "name": name, "at": created.replace(tzinfo=None)},
+                {"ws": ws, "name": name, "fields": fields, "at": created.replace(tzinfo=None)},
             )
     engine.dispose()
     upgrade(empty_database)
@@ -100,6 +103,8 @@ def test_existing_workspaces_get_lifecycle_when_upgraded(empty_database: str) ->
         stages = uow.lifecycle.stages(ws)
         counts = uow.lifecycle.counts(ws)
         recounted = uow.lifecycle.recount(ws)
+        found = uow.conversations.find_contact(ws, "email", "a@example.com")
+        by_phone = uow.conversations.find_contact(ws, "phone", "+393331234567")
     app.close()
     assert [(s.name, s.kind.value, s.is_default) for s in stages] == [
         ("New Lead", "lifecycle", True),
@@ -109,3 +114,4 @@ def test_existing_workspaces_get_lifecycle_when_upgraded(empty_database: str) ->
         ("Cold Lead", "lost", False),
     ]
     assert counts == recounted == {0: Tally(contacts=2)}
+    assert found is not None and by_phone is not None  # 0005: old contacts found by address

@@ -42,12 +42,16 @@ def receive(uow: UnitOfWork, principal: Principal, cmd: InboundMessage, actor: A
     """`POST /messages/inbound`: an unknown sender becomes a contact in the default stage."""
     from stageflow.services import records
 
+    # An inbound message may land on any contact: integrations post them with a token of a
+    # user who sees and edits all records.
+    principal.require(Permission.RECORDS_EDIT_ALL)
     if cmd.channel not in CHANNELS:
         raise ValidationFailed(f"channel must be one of: {', '.join(CHANNELS)}", field="channel")
     ws = principal.workspace_id
     address = normalize_address(cmd.channel, cmd.address)
     kind = identity_kind(cmd.channel)
     now = uow.clock.now()
+    uow.conversations.lock_address(ws, kind, address)  # one sender, one contact
     contact_id = uow.conversations.find_contact(ws, kind, address)
     contact = uow.records.get(ws, contact_id, ObjectType.CONTACT) if contact_id else None
     created = contact is None
@@ -65,6 +69,7 @@ def receive(uow: UnitOfWork, principal: Principal, cmd: InboundMessage, actor: A
         assert contact.id is not None
         uow.conversations.claim_address(ws, contact.id, kind, address, now)
     assert contact.id is not None
+    _lock_contact(uow, contact)
     conversation = uow.conversations.of_contact(ws, contact.id)
     if conversation is None:
         conversation = Conversation(
@@ -167,6 +172,8 @@ def update(
     from stageflow.services.records import field_context
 
     conversation, contact = get(uow, principal, conversation_id)
+    _lock_contact(uow, contact)
+    conversation, contact = get(uow, principal, conversation_id)  # as it is now, locked
     if cmd.version is not None and cmd.version != conversation.version:
         raise StaleVersion(
             f"conversation {conversation_id} is at version {conversation.version}, "
@@ -182,7 +189,8 @@ def update(
         until = cmd.snoozed_until if "snoozed_until" in given else conversation.snoozed_until
         if until is None:
             raise ValidationFailed("snoozing needs snoozed_until", field="snoozed_until")
-        if until <= uow.clock.now():
+        snoozing = cmd.status is not None or "snoozed_until" in given
+        if snoozing and until <= uow.clock.now():
             raise ValidationFailed("snoozed_until must be in the future", field="snoozed_until")
         values["snoozed_until"] = until
     elif "snoozed_until" in given and cmd.snoozed_until is not None:
@@ -190,15 +198,16 @@ def update(
     else:
         values["snoozed_until"] = None
     if "assignee_id" in given:
-        if cmd.assignee_id is not None:
-            if not field_context(uow, principal.workspace_id).user_exists(cmd.assignee_id):
-                raise ValidationFailed(
-                    f"user {cmd.assignee_id} is not a user of this workspace", field="assignee_id"
-                )
-            if cmd.assignee_id != principal.user_id and not principal.has(
-                Permission.RECORDS_EDIT_ALL
-            ):
-                raise PermissionDenied("assigning to someone else needs 'records.edit_all'")
+        someone_else = {conversation.assignee_id, cmd.assignee_id} - {None, principal.user_id}
+        if someone_else and not principal.has(Permission.RECORDS_EDIT_ALL):
+            raise PermissionDenied(
+                "taking a conversation from or giving it to someone else needs 'records.edit_all'"
+            )
+        ctx = field_context(uow, principal.workspace_id)
+        if cmd.assignee_id is not None and not ctx.user_exists(cmd.assignee_id):
+            raise ValidationFailed(
+                f"user {cmd.assignee_id} is not a user of this workspace", field="assignee_id"
+            )
         values["assignee_id"] = cmd.assignee_id
     _change(uow, contact, conversation, values, actor, event=EventType.CONVERSATION_UPDATED)
     return conversation
@@ -207,9 +216,19 @@ def update(
 def wake_snoozed(uow: UnitOfWork, actor: Actor) -> int:
     """Reopen conversations whose snooze has run out (the worker calls this)."""
     woken = 0
-    for conversation in uow.conversations.snoozed_due(uow.clock.now(), WAKE_BATCH):
-        contact = uow.records.get(conversation.workspace_id, conversation.contact_id)
-        if contact is None:
+    now = uow.clock.now()
+    for due in uow.conversations.snoozed_due(now, WAKE_BATCH):
+        contact = uow.records.get(due.workspace_id, due.contact_id)
+        if contact is None or not _lock_contact(uow, contact):
+            continue
+        assert due.id is not None
+        conversation = uow.conversations.get(due.workspace_id, due.id)
+        if (
+            conversation is None
+            or conversation.status is not ConversationStatus.SNOOZED
+            or conversation.snoozed_until is None
+            or conversation.snoozed_until > now
+        ):
             continue
         _change(
             uow,
@@ -221,6 +240,16 @@ def wake_snoozed(uow: UnitOfWork, actor: Actor) -> int:
         )
         woken += 1
     return woken
+
+
+def _lock_contact(uow: UnitOfWork, contact: Record) -> bool:
+    """Lock the contact's row and refresh its stage (PostgreSQL): a conversation's counts go
+    to the stage the contact is in when this transaction commits. Every writer of a contact's
+    stage or conversation takes this lock first. False if the contact is gone."""
+    assert contact.id is not None
+    exists, stage_id = uow.records.locked_stage(contact.id)
+    contact.lifecycle_stage_id = stage_id
+    return exists
 
 
 def _change(

@@ -81,6 +81,10 @@ class Checked:
         return self.error_count == 0
 
 
+# A field may be long (a note); the checks that follow cap each field at its own limit.
+csv.field_size_limit(1_000_000)
+
+
 def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     """The header and an iterator of (line number, row). UTF-8, with or without a BOM."""
     handle = path.open(newline="", encoding="utf-8-sig")
@@ -96,6 +100,9 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
     except UnicodeDecodeError:
         handle.close()
         raise ValidationFailed(f"{path} is not UTF-8 text", field="file") from None
+    except csv.Error as exc:
+        handle.close()
+        raise ValidationFailed(f"line 1: {exc}", field="file") from None
     if not header or not any(h.strip() for h in header):
         handle.close()
         raise ValidationFailed(f"{path} has no header row", field="file")
@@ -103,10 +110,20 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         with handle:
-            for values in reader:
+            while True:
+                line = reader.line_num + 1  # where the record starts (quoted values may span)
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError:
+                    raise ValidationFailed(
+                        f"{path} is not UTF-8 text (line {_first_bad_line(path)})", field="file"
+                    ) from None
+                except csv.Error as exc:
+                    raise ValidationFailed(f"line {line}: {exc}", field="file") from None
                 if not any(v.strip() for v in values):
                     continue  # blank line
-                line = reader.line_num
                 if len(values) > len(header):
                     yield line, {"__extra__": ",".join(values[len(header) :])}
                     continue
@@ -115,12 +132,23 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
     return header, rows()
 
 
+def _first_bad_line(path: Path) -> int:
+    """The first line that is not UTF-8 (decoding reads ahead, so the reader cannot say)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
 def map_columns(
     header: list[str], mapping: dict[str, str], definitions: dict[str, FieldDef]
 ) -> dict[str, str]:
     """Decide where each column goes: given mappings first, then field keys and aliases.
     A column that maps to nothing is an error naming it (map it, or to "-" to skip it)."""
-    duplicates = {h for h in header if header.count(h) > 1}
+    duplicates = {h for h in header if h and header.count(h) > 1}
     if duplicates:
         raise ValidationFailed(f"the header repeats {sorted(duplicates)[0]!r}", field="file")
     unknown_given = [c for c in mapping if c not in header]
@@ -133,6 +161,8 @@ def map_columns(
     targets = set(TARGETS_BESIDES_FIELDS) | set(definitions)
     columns: dict[str, str] = {}
     for column in header:
+        if not column:
+            continue  # a column without a header (e.g. a trailing delimiter) is skipped
         if column in mapping:
             target = mapping[column].strip()
         else:
@@ -239,7 +269,7 @@ def _row(
         if target == "name":
             name = text
         elif target == "owner":
-            owner = users.get(text.casefold()) or (int(text) if text.isdigit() else None)
+            owner = users.get(text.casefold()) or _user_id(text)
             if owner is None or owner not in users.values():
                 raise _RowProblem(RowError(line, column, f"no user {text!r} in this workspace"))
         elif target == "source":
@@ -299,8 +329,13 @@ def _typed(definition: FieldDef, text: str, users: dict[str, int]) -> Any:
                 return False
             raise ValueError(f"{text!r} is not yes or no")
         case FieldType.USER:
-            return users.get(text.casefold()) or (int(text) if text.isdigit() else text)
+            return users.get(text.casefold()) or _user_id(text) or text
     return text
+
+
+def _user_id(text: str) -> int | None:
+    """A user id written out, or None (superscripts and 5,000-digit numbers are not ids)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 @dataclass(frozen=True)

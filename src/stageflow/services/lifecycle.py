@@ -210,6 +210,7 @@ class DeletePreview:
 
 def delete_preview(uow: UnitOfWork, principal: Principal, stage_id: int) -> DeletePreview:
     """L6: how many contacts use the stage, and whether it may go."""
+    principal.require(Permission.LIFECYCLE_EDIT)
     stage = get_stage(uow, principal, stage_id)
     usage = uow.lifecycle.usage(principal.workspace_id, stage_id)
     reason = _undeletable(uow.lifecycle.stages(principal.workspace_id), stage)
@@ -348,6 +349,7 @@ def record_created(
 def record_deleted(uow: UnitOfWork, record: Record) -> None:
     """Before a contact is deleted (its conversation goes with it)."""
     if record.object_type is ObjectType.CONTACT and record.id is not None:
+        uow.records.lock(record)
         conversation = uow.conversations.of_contact(record.workspace_id, record.id)
         tally = CONTACT + (conversation.tally() if conversation else Tally())
         uow.count(record.workspace_id, record.lifecycle_stage_id, -tally)
@@ -367,6 +369,8 @@ def set_record_stage(
     old_id = record.lifecycle_stage_id
     previous = uow.lifecycle.get(ws, old_id) if old_id is not None else None
     version = record.version if read_version is None else read_version
+    if record.object_type is ObjectType.CONTACT:
+        uow.records.lock(record)  # before its conversation is read for the counts
     if not record.set_lifecycle(stage, previous, actor, uow.clock.now()):
         return False
     uow.records.save(record, version)
@@ -379,7 +383,9 @@ def set_record_stage(
     return True
 
 
-def sync_company_contacts(uow: UnitOfWork, company: Record, actor: Actor) -> int:
+def sync_company_contacts(
+    uow: UnitOfWork, company: Record, actor: Actor, principal: Principal | None = None
+) -> int:
     """Give a company's contacts the company's stage, as changes with source ``sync`` (the lead
     automation's "sync lifecycle stages" depends on this). Returns how many changed."""
     assert company.id is not None
@@ -394,7 +400,9 @@ def sync_company_contacts(uow: UnitOfWork, company: Record, actor: Actor) -> int
     changed = 0
     for contact_id in uow.records.associations([company.id])[company.id].get("contact", []):
         contact = uow.records.get(company.workspace_id, contact_id, ObjectType.CONTACT)
-        if contact is not None:
+        if contact is not None and (
+            principal is None or principal.can_edit_owner(contact.owner_id)
+        ):
             changed += set_record_stage(uow, contact, company.lifecycle_stage_id, sync_actor)
     return changed
 

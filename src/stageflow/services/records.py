@@ -158,7 +158,7 @@ def set_lifecycle_stage(
             workspace = uow.workspaces.get(principal.workspace_id)
             sync = bool(workspace and workspace.settings.get("lifecycle_sync_companies"))
         if sync:
-            synced = lifecycle.sync_company_contacts(uow, record, actor)
+            synced = lifecycle.sync_company_contacts(uow, record, actor, principal)
     return record, synced
 
 

@@ -69,7 +69,12 @@ def _condition(c: Condition, fields: Mapping[str, FieldDef]) -> ColumnElement[bo
         case Op.NOT_IN:
             return or_(column.not_in([value_of(v) for v in value]), column.is_(None))
         case Op.CONTAINS | Op.NOT_CONTAINS | Op.STARTS_WITH:
-            pattern = _escape(value_of(value).lower() if is_text else str(value).lower())
+            if not is_text:
+                raise ValidationFailed(
+                    f"filter: '{c.op.value}' compares text; '{c.field}' is not text",
+                    field="filter",
+                )
+            pattern = _escape(value_of(value).lower())
             pattern = pattern + "%" if c.op is Op.STARTS_WITH else f"%{pattern}%"
             match_ = and_(present, func.lower(column).like(pattern, escape="\\"))
             return not_(match_) if c.op is Op.NOT_CONTAINS else match_

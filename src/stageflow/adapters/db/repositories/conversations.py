@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from stageflow.adapters.db import tables as t
@@ -20,6 +21,15 @@ class ConversationRepository:
         self.conn = conn
 
     # who is writing ----------------------------------------------------------------------------
+
+    def lock_address(self, workspace_id: int, kind: str, address: str) -> None:
+        """Serialise first messages from one address (PostgreSQL), so that two of them at
+        once create one contact, not two. SQLite has one writer anyway."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(f"{workspace_id}:{kind}:{address}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        self.conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     def find_contact(self, workspace_id: int, kind: str, address: str) -> int | None:
         c = t.contact_channels.c

@@ -105,10 +105,53 @@ class RecordRepository:
             )
 
     def delete(self, record: Record) -> None:
+        """Delete the record as read: StaleVersion if someone changed or deleted it since."""
         self.flush()
-        self.conn.execute(delete(t.records).where(t.records.c.id == record.id))
+        result = self.conn.execute(
+            delete(t.records).where(
+                t.records.c.id == record.id, t.records.c.version == record.version
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(
+                f"{record.object_type.value} {record.id} was changed or deleted by someone "
+                "else; read it again",
+                field="version",
+            )
         if self._identity is not None and record.id is not None:
             self._identity.pop(record.id, None)
+
+    def lock(self, record: Record) -> None:
+        """Hold the record's row until commit (PostgreSQL; SQLite has one writer anyway) and
+        make sure it is still as read. Whatever reads the contact's stage or conversation to
+        keep the dashboard counts takes this lock first, so such readers take turns."""
+        if self.conn.dialect.name != "postgresql" or record.id is None:
+            return
+        version = self.conn.execute(
+            select(t.records.c.version)
+            .where(t.records.c.id == record.id)
+            .with_for_update(key_share=True)
+        ).scalar()
+        if version is None or (version != record.version and record.id not in self._dirty):
+            raise StaleVersion(
+                f"{record.object_type.value} {record.id} was changed or deleted by someone "
+                "else; read it again",
+                field="version",
+            )
+
+    def locked_stage(self, record_id: int) -> tuple[bool, int | None]:
+        """Lock a record's row (PostgreSQL) and read its lifecycle stage as it is now:
+        (exists, stage id)."""
+        query = select(t.records.c.lifecycle_stage_id).where(t.records.c.id == record_id)
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(key_share=True)
+        row = self.conn.execute(query).first()
+        if row is None:
+            return False, None
+        stage_id: int | None = row.lifecycle_stage_id
+        if self._identity is not None and record_id in self._identity:
+            self._identity[record_id].lifecycle_stage_id = stage_id
+        return True, stage_id
 
     def list(
         self,
