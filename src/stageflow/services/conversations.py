@@ -3,10 +3,18 @@ conversation; conversations are open, snoozed or closed, and may have an assigne
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from stageflow.domain.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from stageflow.domain.errors import (
+    NotFound,
+    PermissionDenied,
+    StageflowError,
+    StaleVersion,
+    ValidationFailed,
+)
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.lifecycle import (
     CHANNELS,
@@ -19,6 +27,8 @@ from stageflow.domain.records import ObjectType, Record
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateRecord, InboundMessage, UpdateConversation
 from stageflow.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 PREVIEW = 200  # characters of a message kept in its event
 WAKE_BATCH = 500
@@ -214,32 +224,42 @@ def update(
 
 
 def wake_snoozed(uow: UnitOfWork, actor: Actor) -> int:
-    """Reopen conversations whose snooze has run out (the worker calls this)."""
+    """Reopen conversations whose snooze has run out (the worker calls this, inside its batch:
+    each in a savepoint, so one that cannot be reopened is logged and left for next time
+    without holding up the runs)."""
     woken = 0
     now = uow.clock.now()
     for due in uow.conversations.snoozed_due(now, WAKE_BATCH):
-        contact = uow.records.get(due.workspace_id, due.contact_id)
-        if contact is None or not _lock_contact(uow, contact):
-            continue
-        assert due.id is not None
-        conversation = uow.conversations.get(due.workspace_id, due.id)
-        if (
-            conversation is None
-            or conversation.status is not ConversationStatus.SNOOZED
-            or conversation.snoozed_until is None
-            or conversation.snoozed_until > now
-        ):
-            continue
-        _change(
-            uow,
-            contact,
-            conversation,
-            {"status": ConversationStatus.OPEN, "snoozed_until": None},
-            actor,
-            event=EventType.CONVERSATION_UPDATED,
-        )
-        woken += 1
+        try:
+            with uow.savepoint():
+                woken += _wake(uow, due, actor, now)
+        except StageflowError as exc:
+            log.warning("conversation %s could not be reopened: %s", due.id, exc.message)
     return woken
+
+
+def _wake(uow: UnitOfWork, due: Conversation, actor: Actor, now: datetime) -> int:
+    contact = uow.records.get(due.workspace_id, due.contact_id)
+    if contact is None or not _lock_contact(uow, contact):
+        return 0
+    assert due.id is not None
+    conversation = uow.conversations.get(due.workspace_id, due.id)
+    if (
+        conversation is None
+        or conversation.status is not ConversationStatus.SNOOZED
+        or conversation.snoozed_until is None
+        or conversation.snoozed_until > now
+    ):
+        return 0
+    _change(
+        uow,
+        contact,
+        conversation,
+        {"status": ConversationStatus.OPEN, "snoozed_until": None},
+        actor,
+        event=EventType.CONVERSATION_UPDATED,
+    )
+    return 1
 
 
 def _lock_contact(uow: UnitOfWork, contact: Record) -> bool:
