@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from stageflow.domain.errors import ValidationFailed
 
@@ -35,10 +37,6 @@ class LifecycleStage:
     emoji: str | None = None
     is_default: bool = False
     id: int | None = None
-
-    def view(self) -> dict[str, object]:
-        """How events and templates show the stage."""
-        return {"id": self.id, "name": self.name, "kind": self.kind.value}
 
 
 # (name, description, kind, emoji, default) — L2, in the order new workspaces get them.
@@ -182,3 +180,26 @@ def normalize_address(channel: str, address: str) -> str:
             raise ValidationFailed(f"'{address}' is not a phone number", field="address")
         return ("+" if international else "") + digits
     return address
+
+
+# Contact fields that identify the contact to inbound messages: field -> (identity, channel
+# whose rules normalise it).
+ADDRESS_FIELDS = {"email": ("email", "email"), "phone": ("phone", "sms")}
+
+
+def field_addresses(
+    fields: Mapping[str, Any], only: Iterable[str] = ADDRESS_FIELDS
+) -> list[tuple[str, str]]:
+    """The (identity kind, normalised address) pairs a contact's fields give; values that
+    are not addresses a message could come from are left out."""
+    found = []
+    for field in only:
+        kind, channel = ADDRESS_FIELDS[field]
+        value = fields.get(field)
+        if not value:
+            continue
+        try:
+            found.append((kind, normalize_address(channel, str(value))))
+        except ValidationFailed:
+            continue
+    return found

@@ -17,10 +17,12 @@ from stageflow.domain.errors import (
 )
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.lifecycle import (
+    ADDRESS_FIELDS,
     CHANNELS,
     PHONE_CHANNELS,
     Conversation,
     ConversationStatus,
+    field_addresses,
     normalize_address,
 )
 from stageflow.domain.records import ObjectType, Record
@@ -143,20 +145,13 @@ def receive(uow: UnitOfWork, principal: Principal, cmd: InboundMessage, actor: A
 def contact_saved(uow: UnitOfWork, contact: Record, changed: set[str] | None = None) -> None:
     """A contact's email and phone fields identify it to inbound messages."""
     assert contact.id is not None
-    now = uow.clock.now()
-    for field, kind, channel in (("email", "email", "email"), ("phone", "phone", "sms")):
-        if changed is not None and f"fields.{field}" not in changed:
-            continue
-        if changed is not None:
-            uow.conversations.release_addresses(contact.id, kind)
-        value = contact.fields.get(field)
-        if not value:
-            continue
-        try:
-            address = normalize_address(channel, str(value))
-        except ValidationFailed:
-            continue  # not an address a message could come from
-        uow.conversations.claim_address(contact.workspace_id, contact.id, kind, address, now)
+    fields = list(ADDRESS_FIELDS)
+    if changed is not None:
+        fields = [f for f in fields if f"fields.{f}" in changed]
+        for field in fields:
+            uow.conversations.release_addresses(contact.id, ADDRESS_FIELDS[field][0])
+    claims = [(contact.id, kind, a) for kind, a in field_addresses(contact.fields, fields)]
+    uow.conversations.claim_addresses(contact.workspace_id, claims, uow.clock.now())
 
 
 def get(uow: UnitOfWork, principal: Principal, conversation_id: int) -> tuple[Conversation, Record]:
@@ -183,7 +178,8 @@ def update(
 
     conversation, contact = get(uow, principal, conversation_id)
     _lock_contact(uow, contact)
-    conversation, contact = get(uow, principal, conversation_id)  # as it is now, locked
+    # As it is now that its contact is locked (writers of a conversation lock that first).
+    conversation = uow.conversations.get(principal.workspace_id, conversation_id) or conversation
     if cmd.version is not None and cmd.version != conversation.version:
         raise StaleVersion(
             f"conversation {conversation_id} is at version {conversation.version}, "

@@ -21,7 +21,7 @@ from stageflow.adapters.db.bulk import insert_returning_ids
 from stageflow.domain.errors import StageflowError, ValidationFailed
 from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.fields import FieldDef, FieldType, coerce
-from stageflow.domain.lifecycle import LifecycleStage, Tally, normalize_address
+from stageflow.domain.lifecycle import LifecycleStage, Tally, field_addresses
 from stageflow.domain.records import ObjectType, display_name, lifecycle_event
 from stageflow.domain.text import problem
 from stageflow.domain.users import Permission, Principal
@@ -421,15 +421,9 @@ def write(
 def _claim_addresses(
     uow: UnitOfWork, workspace_id: int, ids: list[int], rows: list[dict[str, Any]], now: Any
 ) -> None:
-    claims = []
-    for contact_id, row in zip(ids, rows, strict=True):
-        for field_key, kind, channel in (("email", "email", "email"), ("phone", "phone", "sms")):
-            value = row["fields"].get(field_key)
-            if not value:
-                continue
-            try:
-                address = normalize_address(channel, str(value))
-            except ValidationFailed:
-                continue
-            claims.append((contact_id, kind, address))
+    claims = [
+        (contact_id, kind, address)
+        for contact_id, row in zip(ids, rows, strict=True)
+        for kind, address in field_addresses(row["fields"])
+    ]
     uow.conversations.claim_addresses(workspace_id, claims, now)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from stageflow.domain.errors import Conflict, NotFound, ValidationFailed
-from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
+from stageflow.domain.events import Actor, ActorKind, EventType, Source
 from stageflow.domain.lifecycle import (
     CONTACT,
     DEFAULT_STAGES,
@@ -107,7 +107,7 @@ def create_stage(
     order = [s.id for s in same_kind if s.id is not None]
     order.insert(position, stage.id)
     uow.lifecycle.set_positions(ws, order, now)
-    _config_event(uow, ws, actor, EventType.LIFECYCLE_STAGE_CREATED, stage=_view(stage))
+    uow.emit_config(ws, actor, EventType.LIFECYCLE_STAGE_CREATED, stage=_view(stage))
     return get_stage(uow, principal, stage.id)
 
 
@@ -143,8 +143,7 @@ def update_stage(
     changed = {k: v for k, v in values.items() if getattr(stage, k) != v}
     if changed:
         uow.lifecycle.update(ws, stage_id, changed, now)
-        _config_event(
-            uow,
+        uow.emit_config(
             ws,
             actor,
             EventType.LIFECYCLE_STAGE_UPDATED,
@@ -195,7 +194,7 @@ def reorder_stages(
     now = uow.clock.now()
     for each in LifecycleKind:
         uow.lifecycle.set_positions(ws, [i for i in cmd.order if kind[i] is each], now)
-    _config_event(uow, ws, actor, EventType.LIFECYCLE_STAGES_REORDERED, order=cmd.order)
+    uow.emit_config(ws, actor, EventType.LIFECYCLE_STAGES_REORDERED, order=cmd.order)
     return uow.lifecycle.stages(ws)
 
 
@@ -258,8 +257,7 @@ def delete_stage(
     uow.lifecycle.delete(ws, stage_id)
     remaining = [s.id for s in stages if s.kind is stage.kind and s.id != stage_id]
     uow.lifecycle.set_positions(ws, [i for i in remaining if i is not None], now)
-    _config_event(
-        uow,
+    uow.emit_config(
         ws,
         actor,
         EventType.LIFECYCLE_STAGE_DELETED,
@@ -504,16 +502,17 @@ def _conversion_steps(
     return steps
 
 
-def recount(uow: UnitOfWork, workspace_id: int) -> dict[str, int]:
+def recount(uow: UnitOfWork, workspace_id: int) -> list[int]:
     """Rebuild a workspace's live counts from the data (a repair tool; also the check that
-    the counts kept in every transaction agree with a full scan). Returns what differed."""
+    the counts kept in every transaction agree with a full scan). Returns the stage ids
+    (0: no stage) whose counts differed."""
     kept = uow.lifecycle.counts(workspace_id)
     actual = uow.lifecycle.recount(workspace_id)
-    differing = {
-        str(stage): 1
+    differing = sorted(
+        stage
         for stage in set(kept) | set(actual)
         if kept.get(stage, Tally()) != actual.get(stage, Tally())
-    }
+    )
     uow.lifecycle.replace_counts(workspace_id, actual)
     uow.lifecycle.rebuild_daily(workspace_id)
     return differing
@@ -547,9 +546,3 @@ def _view(stage: LifecycleStage) -> dict[str, Any]:
         "position": stage.position,
         "is_default": stage.is_default,
     }
-
-
-def _config_event(
-    uow: UnitOfWork, workspace_id: int, actor: Actor, type_: EventType, **data: Any
-) -> None:
-    uow.emit([Event(type_, workspace_id, actor, uow.clock.now(), data=data)])

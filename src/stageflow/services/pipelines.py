@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stageflow.domain.errors import Conflict, NotFound, ValidationFailed
-from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.events import Actor, EventType
 from stageflow.domain.fields import FieldDef, FieldType, validate_key
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
@@ -68,8 +68,7 @@ def create_pipeline(
         stages=[Stage(name=s.name, kind=s.kind, position=i) for i, s in enumerate(cmd.stages)],
     )
     uow.pipelines.add(pipeline, uow.clock.now())
-    _config_event(
-        uow,
+    uow.emit_config(
         ws,
         actor,
         EventType.PIPELINE_CREATED,
@@ -98,8 +97,7 @@ def update_pipeline(
         values["is_default"] = pipeline.is_default = True
     if values:
         uow.pipelines.update(principal.workspace_id, pipeline_id, values)
-        _config_event(
-            uow,
+        uow.emit_config(
             principal.workspace_id,
             actor,
             EventType.PIPELINE_UPDATED,
@@ -118,8 +116,7 @@ def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int, act
     if in_use:
         raise Conflict(f"{in_use} records are in this pipeline; move them first")
     uow.pipelines.delete(principal.workspace_id, pipeline_id)
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.PIPELINE_DELETED,
@@ -142,8 +139,7 @@ def add_stage(
     ordered.insert(position, stage)
     uow.pipelines.add_stage(pipeline, stage)
     _renumber(uow, ordered)
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.STAGE_CREATED,
@@ -177,8 +173,7 @@ def update_stage(
     _renumber(uow, ordered, always={stage_id})
     after = {"name": stage.name, "kind": stage.kind.value, "position": stage.position}
     if after != before:
-        _config_event(
-            uow,
+        uow.emit_config(
             principal.workspace_id,
             actor,
             EventType.STAGE_UPDATED,
@@ -205,8 +200,7 @@ def delete_stage(
     _renumber(
         uow, [s for s in sorted(pipeline.stages, key=lambda s: s.position) if s.id != stage_id]
     )
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.STAGE_DELETED,
@@ -239,8 +233,7 @@ def define_field(
         required=cmd.required,
     )
     field_id = uow.fields.add(principal.workspace_id, object_type, field, uow.clock.now())
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.FIELD_DEFINED,
@@ -264,8 +257,7 @@ def undefine_field(
     principal.require(Permission.FIELDS_EDIT)
     if not uow.fields.delete(principal.workspace_id, object_type, key):
         raise NotFound(f"no custom field '{key}' on {object_type.plural}")
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.FIELD_UNDEFINED,
@@ -286,8 +278,7 @@ def put_picklist(
         raise ValidationFailed("picklist values must be unique", field="options")
     options = [o.model_dump() for o in cmd.options]
     uow.picklists.put(principal.workspace_id, key, options)
-    _config_event(
-        uow,
+    uow.emit_config(
         principal.workspace_id,
         actor,
         EventType.PICKLIST_UPDATED,
@@ -321,9 +312,3 @@ def _renumber(uow: UnitOfWork, ordered: list[Stage], always: set[int] | None = N
         if stage.position != position or (always and stage.id in always):
             stage.position = position
             uow.pipelines.update_stage(stage)
-
-
-def _config_event(
-    uow: UnitOfWork, workspace_id: int, actor: Actor, type_: EventType, **data: Any
-) -> None:
-    uow.emit([Event(type_, workspace_id, actor, uow.clock.now(), data=data)])

@@ -6,7 +6,7 @@ from typing import Any
 
 from stageflow.adapters.db.filter_sql import compile_filter
 from stageflow.domain.errors import Conflict, NotFound
-from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.events import Actor, EventType
 from stageflow.domain.filters import Filter, parse_filter
 from stageflow.domain.records import ObjectType, Record
 from stageflow.domain.users import Permission, Principal
@@ -38,7 +38,7 @@ def create(uow: UnitOfWork, principal: Principal, cmd: CreateSegment, actor: Act
         created_by=principal.user_id,
         now=uow.clock.now(),
     )
-    _event(uow, ws, actor, EventType.SEGMENT_CREATED, segment_id=segment_id, name=name)
+    uow.emit_config(ws, actor, EventType.SEGMENT_CREATED, segment_id=segment_id, name=name)
     return get(uow, principal, segment_id)
 
 
@@ -59,7 +59,7 @@ def update(
         values["filter"] = cmd.filter
     if values:
         uow.segments.update(ws, segment_id, {**values, "updated_at": uow.clock.now()})
-        _event(uow, ws, actor, EventType.SEGMENT_UPDATED, segment_id=segment_id, **values)
+        uow.emit_config(ws, actor, EventType.SEGMENT_UPDATED, segment_id=segment_id, **values)
     return get(uow, principal, segment_id)
 
 
@@ -67,10 +67,13 @@ def delete(uow: UnitOfWork, principal: Principal, segment_id: int, actor: Actor)
     principal.require(Permission.RECORDS_READ_ALL)
     row = get(uow, principal, segment_id)
     uow.segments.delete(principal.workspace_id, segment_id)
-    _event(
-        uow, principal.workspace_id, actor, EventType.SEGMENT_DELETED, segment_id=segment_id,
+    uow.emit_config(
+        principal.workspace_id,
+        actor,
+        EventType.SEGMENT_DELETED,
+        segment_id=segment_id,
         name=row.name,
-    )  # fmt: skip
+    )
 
 
 def members(
@@ -98,7 +101,3 @@ def _check(uow: UnitOfWork, workspace_id: int, object_type: ObjectType, raw: Any
     parsed = parse_filter(raw)
     compile_filter(parsed, records.field_definitions(uow, workspace_id, object_type))
     return parsed
-
-
-def _event(uow: UnitOfWork, workspace_id: int, actor: Actor, type_: EventType, **data: Any) -> None:
-    uow.emit([Event(type_, workspace_id, actor, uow.clock.now(), data=data)])

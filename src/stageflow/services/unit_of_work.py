@@ -29,7 +29,7 @@ from stageflow.adapters.db.repositories.workspaces import (
     WorkspaceRepository,
 )
 from stageflow.domain.clock import Clock
-from stageflow.domain.events import Event, EventType
+from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.lifecycle import Tally
 
 T = TypeVar("T")
@@ -180,6 +180,11 @@ class UnitOfWork:
         """Queue events to be written with this transaction; empties the given list."""
         self._pending.extend(events)
         events.clear()
+
+    def emit_config(self, workspace_id: int, actor: Actor, type_: EventType, **data: Any) -> None:
+        """Queue a workspace-level configuration event (no record: a pipeline, a stage, a
+        segment changed)."""
+        self.emit([Event(type_, workspace_id, actor, self.clock.now(), data=data)])
 
     def count(self, workspace_id: int, stage_id: int | None, tally: Tally) -> None:
         """Change the dashboard's live counts of a lifecycle stage (None: no stage) with this

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_many
@@ -43,25 +42,13 @@ class ConversationRepository:
         self, workspace_id: int, contact_id: int, kind: str, address: str, now: datetime
     ) -> None:
         """Remember that ``address`` is this contact's; the first contact to claim it keeps it."""
-        dialect_insert = (
-            postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
-        )
-        self.conn.execute(
-            dialect_insert(t.contact_channels)
-            .values(
-                workspace_id=workspace_id,
-                contact_id=contact_id,
-                channel=kind,
-                address=address,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
-        )
+        self.claim_addresses(workspace_id, [(contact_id, kind, address)], now)
 
     def claim_addresses(
         self, workspace_id: int, claims: builtins.list[tuple[int, str, str]], now: datetime
     ) -> None:
-        """Many (contact id, kind, address) claims at once; first claim wins, as above."""
+        """Many (contact id, kind, address) claims at once; the first claim of an address
+        wins."""
         insert_many(
             self.conn,
             t.contact_channels,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from stageflow.adapters.db import tables as t
@@ -171,34 +171,40 @@ class LifecycleRepository:
     # live counts -----------------------------------------------------------------------------
 
     def add_counts(self, workspace_id: int, deltas: Mapping[int, Tally]) -> None:
-        """Add ``deltas`` (by stage id, 0 for no stage) to the live counts, in stage order so
-        that concurrent writers take row locks in the same order (no deadlocks)."""
+        """Add ``deltas`` (by stage id, 0 for no stage) to the live counts."""
+        self._add(
+            t.lifecycle_counts,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "stage_id": stage_id,
+                    "contacts": delta.contacts,
+                    "open": delta.open,
+                    "snoozed": delta.snoozed,
+                    "unassigned": delta.unassigned,
+                }
+                for stage_id, delta in sorted(deltas.items())
+                if delta
+            ],
+            ("contacts", "open", "snoozed", "unassigned"),
+        )
+
+    def _add(
+        self, table: Table, rows: builtins.list[dict[str, Any]], sums: tuple[str, ...]
+    ) -> None:
+        """Add ``rows``' ``sums`` columns into counter rows keyed by the other columns plus a
+        slot (one per transaction, picked at random on PostgreSQL so writers do not queue on
+        one hot row). Rows come in key order, so concurrent writers lock in the same order."""
         postgres = self.conn.dialect.name == "postgresql"
         slot = random.randrange(COUNT_SLOTS) if postgres else 0
         dialect_insert = postgresql.insert if postgres else sqlite.insert
-        for stage_id in sorted(deltas):
-            delta = deltas[stage_id]
-            if not delta:
-                continue
-            statement = dialect_insert(t.lifecycle_counts).values(
-                workspace_id=workspace_id,
-                stage_id=stage_id,
-                slot=slot,
-                contacts=delta.contacts,
-                open=delta.open,
-                snoozed=delta.snoozed,
-                unassigned=delta.unassigned,
-            )
-            counts = t.lifecycle_counts.c
+        for row in rows:
+            statement = dialect_insert(table).values(**row, slot=slot)
+            keys = [table.c[k] for k in row if k not in sums] + [table.c.slot]
             self.conn.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[counts.workspace_id, counts.stage_id, counts.slot],
-                    set_={
-                        "contacts": counts.contacts + statement.excluded.contacts,
-                        "open": counts.open + statement.excluded.open,
-                        "snoozed": counts.snoozed + statement.excluded.snoozed,
-                        "unassigned": counts.unassigned + statement.excluded.unassigned,
-                    },
+                    index_elements=keys,
+                    set_={k: table.c[k] + statement.excluded[k] for k in sums},
                 )
             )
 
@@ -278,32 +284,21 @@ class LifecycleRepository:
         insert_many(self.conn, t.lifecycle_transitions, builtins.list(rows))
 
     def add_daily(self, changes: Mapping[tuple[int, date, int, int], int]) -> None:
-        """Add (workspace, UTC day, from, to) change counts, in key order (no deadlocks)."""
-        postgres = self.conn.dialect.name == "postgresql"
-        slot = random.randrange(COUNT_SLOTS) if postgres else 0
-        dialect_insert = postgresql.insert if postgres else sqlite.insert
-        daily = t.lifecycle_daily.c
-        for (workspace_id, day, source, target), n in sorted(changes.items()):
-            statement = dialect_insert(t.lifecycle_daily).values(
-                workspace_id=workspace_id,
-                day=day,
-                from_stage_id=source,
-                to_stage_id=target,
-                slot=slot,
-                changes=n,
-            )
-            self.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[
-                        daily.workspace_id,
-                        daily.day,
-                        daily.from_stage_id,
-                        daily.to_stage_id,
-                        daily.slot,
-                    ],
-                    set_={"changes": daily.changes + statement.excluded.changes},
-                )
-            )
+        """Add (workspace, UTC day, from, to) change counts to the daily sums."""
+        self._add(
+            t.lifecycle_daily,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "day": day,
+                    "from_stage_id": source,
+                    "to_stage_id": target,
+                    "changes": n,
+                }
+                for (workspace_id, day, source, target), n in sorted(changes.items())
+            ],
+            ("changes",),
+        )
 
     def rebuild_daily(self, workspace_id: int) -> None:
         """The daily sums again from the changes themselves (a repair tool)."""

@@ -21,7 +21,7 @@ from stageflow.entrypoints.api.schemas import (
 from stageflow.services import conversations as service
 from stageflow.services import records
 from stageflow.services.commands import InboundMessage, SetLifecycleStage, UpdateConversation
-from stageflow.services.pagination import check_limit, decode_cursor, encode_cursor
+from stageflow.services.pagination import check_limit, decode_cursor, page_of
 
 router = APIRouter()
 C: list[str | Enum] = ["Conversations"]
@@ -69,15 +69,16 @@ def list_conversations(
             before_id=decode_cursor(cursor),
             limit=limit + 1,
         )
-    more, rows = len(rows) > limit, rows[:limit]
-    items = [
-        ConversationOut.of(
-            c, contact_name=row.contact_name, lifecycle_stage_id=row.lifecycle_stage_id
-        )
-        for c, row in rows
-    ]
-    next_cursor = encode_cursor(items[-1].id) if more and items else None
-    return PageOut[ConversationOut](items=items, next_cursor=next_cursor)
+    page = page_of(
+        [
+            ConversationOut.of(
+                c, contact_name=row.contact_name, lifecycle_stage_id=row.lifecycle_stage_id
+            )
+            for c, row in rows
+        ],
+        limit,
+    )
+    return PageOut[ConversationOut](items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/conversations/{conversation_id}", tags=C, summary="Read a conversation")
@@ -116,22 +117,22 @@ def list_messages(
         rows = uow.conversations.messages(
             caller.workspace_id, conversation_id, before_id=decode_cursor(cursor), limit=limit + 1
         )
-    more, rows = len(rows) > limit, rows[:limit]
-    items = [
-        MessageOut(
-            id=r.id,
-            conversation_id=r.conversation_id,
-            direction=r.direction,
-            channel=r.channel,
-            address=r.address,
-            text=r.text,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-    return PageOut[MessageOut](
-        items=items, next_cursor=encode_cursor(items[-1].id) if more and items else None
+    page = page_of(
+        [
+            MessageOut(
+                id=r.id,
+                conversation_id=r.conversation_id,
+                direction=r.direction,
+                channel=r.channel,
+                address=r.address,
+                text=r.text,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
+        limit,
     )
+    return PageOut[MessageOut](items=page.items, next_cursor=page.next_cursor)
 
 
 @router.put(

@@ -164,4 +164,4 @@ def recount(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     with caller.uow() as uow:
         differing = service.recount(uow, caller.workspace_id)
         uow.commit()
-    return {"stages_corrected": sorted(differing)}
+    return {"stages_corrected": differing}
