@@ -149,14 +149,13 @@ def main() -> None:
                 target = stage_ids[(stage_ids.index(target) + 1) % len(stage_ids)]
             return {
                 "workspace_id": ws,
-                "contact_id": contact_ids[j % len(contact_ids)],
-                "from_stage_id": source,
-                "to_stage_id": target,
-                "event_id": None,
                 "occurred_at": now - timedelta(seconds=(j * 7_919) % WINDOW_SECONDS + 1),
+                "from_stage_id": source or 0,
+                "to_stage_id": target,
+                "changes": 1,
             }
 
-        seconds = insert_batches(app, t.lifecycle_transitions, args.transitions, transition)
+        seconds = insert_batches(app, t.lifecycle_changes, args.transitions, transition)
         rows.append((f"inserted {args.transitions:,} lifecycle changes", f"{seconds:.1f} s"))
         print(f"inserted {args.transitions:,} lifecycle changes in {seconds:.1f} s", flush=True)
         if args.backend == "postgresql":

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from stageflow.adapters.db import tables as t
@@ -115,3 +117,78 @@ def test_existing_workspaces_get_lifecycle_when_upgraded(empty_database: str) ->
     ]
     assert counts == recounted == {0: Tally(contacts=2)}
     assert found is not None and by_phone is not None  # 0005: old contacts found by address
+
+
+def test_lifecycle_changes_are_counted_per_instant_when_upgraded(empty_database: str) -> None:
+    """0006 folds the one-row-per-change projection into counts per instant and stage pair,
+    and its downgrade rebuilds the rows from the LifecycleChanged events."""
+    upgrade(empty_database, "0005")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    later = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        ws = conn.execute(
+            insert(t.workspaces)
+            .values(name="Old", slug="old", settings={}, created_at=at)
+            .returning(t.workspaces.c.id)
+        ).scalar_one()
+        stage = 7  # the projection keeps stage ids only
+        for contact, source, target, when in (
+            (1, None, stage, at),
+            (2, None, stage, at),
+            (3, stage, None, later),
+        ):
+            event_id = conn.execute(
+                text(
+                    "INSERT INTO events (workspace_id, type, record_id, object_type, data, "
+                    "actor_kind, source, depth, occurred_at) VALUES (:ws, 'LifecycleChanged', "
+                    ":contact, 'contact', :data, 'user', 'api', 0, :at) RETURNING id"
+                ),
+                {
+                    "ws": ws,
+                    "contact": contact,
+                    "data": json.dumps({"from_stage_id": source, "to_stage_id": target}),
+                    "at": when.replace(tzinfo=None),
+                },
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO lifecycle_transitions (workspace_id, contact_id, from_stage_id, "
+                    "to_stage_id, event_id, occurred_at) VALUES (:ws, :contact, :source, "
+                    ":target, :event, :at)"
+                ),
+                {
+                    "ws": ws,
+                    "contact": contact,
+                    "source": source,
+                    "target": target,
+                    "event": event_id,
+                    "at": when.replace(tzinfo=None),
+                },
+            )
+    engine.dispose()
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        c = t.lifecycle_changes.c
+        rows = conn.execute(
+            select(c.occurred_at, c.from_stage_id, c.to_stage_id, c.changes).order_by(c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [(at, 0, stage, 2), (later, stage, 0, 1)]
+    engine.dispose()
+
+    downgrade(empty_database, "0005")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        back = conn.execute(
+            text(
+                "SELECT contact_id, from_stage_id, to_stage_id FROM lifecycle_transitions "
+                "ORDER BY id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in back] == [(1, None, stage), (2, None, stage), (3, stage, None)]
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -207,36 +207,19 @@ class UnitOfWork:
             self.hook.after_commit(self)
 
     def _transitions(self, events: list[Event]) -> None:
-        """Contacts' lifecycle changes, narrow and indexed, and their daily sums, for the
+        """Contacts' lifecycle changes counted per instant and stage pair, for the
         dashboard."""
-        changes = [
-            e
-            for e in events
-            if e.type is EventType.LIFECYCLE_CHANGED and e.object_type == "contact"
-        ]
-        if not changes:
-            return
-        self.lifecycle.add_transitions(
-            {
-                "workspace_id": e.workspace_id,
-                "contact_id": e.record_id,
-                "from_stage_id": e.data["from_stage_id"],
-                "to_stage_id": e.data["to_stage_id"],
-                "event_id": e.id,
-                "occurred_at": e.occurred_at,
-            }
-            for e in changes
-        )
-        daily: dict[tuple[int, date, int, int], int] = {}
-        for e in changes:
-            key = (
-                e.workspace_id,
-                e.occurred_at.astimezone(UTC).date(),
-                e.data["from_stage_id"] or 0,
-                e.data["to_stage_id"] or 0,
-            )
-            daily[key] = daily.get(key, 0) + 1
-        self.lifecycle.add_daily(daily)
+        changes: dict[tuple[int, datetime, int, int], int] = {}
+        for e in events:
+            if e.type is EventType.LIFECYCLE_CHANGED and e.object_type == "contact":
+                key = (
+                    e.workspace_id,
+                    e.occurred_at,
+                    e.data["from_stage_id"] or 0,
+                    e.data["to_stage_id"] or 0,
+                )
+                changes[key] = changes.get(key, 0) + 1
+        self.lifecycle.add_changes(changes)
 
     def _apply_counts(self) -> None:
         """Last, so that PostgreSQL holds the counter rows' locks only while committing."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -280,11 +280,32 @@ class LifecycleRepository:
 
     # transitions -----------------------------------------------------------------------------
 
-    def add_transitions(self, rows: Iterable[dict[str, Any]]) -> None:
-        insert_many(self.conn, t.lifecycle_transitions, builtins.list(rows))
+    def add_changes(self, changes: Mapping[tuple[int, datetime, int, int], int]) -> None:
+        """Record (workspace, instant, from, to) change counts (0: no stage), per instant and
+        summed per UTC day."""
+        if not changes:
+            return
+        insert_many(
+            self.conn,
+            t.lifecycle_changes,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "occurred_at": at,
+                    "from_stage_id": source,
+                    "to_stage_id": target,
+                    "changes": n,
+                }
+                for (workspace_id, at, source, target), n in changes.items()
+            ],
+        )
+        daily: dict[tuple[int, date, int, int], int] = {}
+        for (workspace_id, at, source, target), n in changes.items():
+            key = (workspace_id, at.astimezone(UTC).date(), source, target)
+            daily[key] = daily.get(key, 0) + n
+        self._add_daily(daily)
 
-    def add_daily(self, changes: Mapping[tuple[int, date, int, int], int]) -> None:
-        """Add (workspace, UTC day, from, to) change counts to the daily sums."""
+    def _add_daily(self, changes: Mapping[tuple[int, date, int, int], int]) -> None:
         self._add(
             t.lifecycle_daily,
             [
@@ -301,7 +322,7 @@ class LifecycleRepository:
         )
 
     def rebuild_daily(self, workspace_id: int) -> None:
-        """The daily sums again from the changes themselves (a repair tool)."""
+        """The daily sums again from the per-instant changes (a repair tool)."""
         self.conn.execute(
             delete(t.lifecycle_daily).where(t.lifecycle_daily.c.workspace_id == workspace_id)
         )
@@ -313,17 +334,17 @@ class LifecycleRepository:
         self.conn.execute(
             text(
                 "INSERT INTO lifecycle_daily (workspace_id, day, from_stage_id, to_stage_id, "
-                f"slot, changes) SELECT workspace_id, {day}, coalesce(from_stage_id, 0), "
-                "coalesce(to_stage_id, 0), 0, count(*) FROM lifecycle_transitions "
-                f"WHERE workspace_id = :ws GROUP BY workspace_id, {day}, "
-                "coalesce(from_stage_id, 0), coalesce(to_stage_id, 0)"
+                f"slot, changes) SELECT workspace_id, {day}, from_stage_id, to_stage_id, 0, "
+                "sum(changes) FROM lifecycle_changes "
+                f"WHERE workspace_id = :ws GROUP BY workspace_id, {day}, from_stage_id, "
+                "to_stage_id"
             ),
             {"ws": workspace_id},
         )
 
     def transitions(self, workspace_id: int, since: datetime) -> dict[tuple[int, int], int]:
         """How many changes from stage to stage (0: none) happened since ``since``: whole
-        days from the daily sums, the rest of ``since``'s own day from the changes themselves
+        days from the daily sums, the rest of ``since``'s own day from the per-instant counts
         (so the cost is ~30 rows per stage pair, not one per change)."""
         next_day = since.astimezone(UTC).date() + timedelta(days=1)
         d = t.lifecycle_daily.c
@@ -334,15 +355,14 @@ class LifecycleRepository:
             .group_by(d.from_stage_id, d.to_stage_id)
         ):
             result[(source, target)] = int(n)
-        c = t.lifecycle_transitions.c
+        c = t.lifecycle_changes.c
         boundary = datetime.combine(next_day, datetime.min.time(), tzinfo=UTC)
         for source, target, n in self.conn.execute(
-            select(c.from_stage_id, c.to_stage_id, func.count())
+            select(c.from_stage_id, c.to_stage_id, func.sum(c.changes))
             .where(c.workspace_id == workspace_id, c.occurred_at >= since, c.occurred_at < boundary)
             .group_by(c.from_stage_id, c.to_stage_id)
         ):
-            key = (source or 0, target or 0)
-            result[key] = result.get(key, 0) + int(n)
+            result[(source, target)] = result.get((source, target), 0) + int(n)
         return result
 
 
