@@ -63,21 +63,25 @@ def _marks(n: int, dialect: str) -> list[str]:
     return ["?" if dialect == "sqlite" else "%s"] * n
 
 
+Row = dict[str, Any] | Sequence[Any]
+
+
 def _tuples(
-    table: Table, columns: list[str], dialect: str
-) -> Callable[[Iterable[dict[str, Any]]], list[tuple[Any, ...]]]:
+    table: Table, columns: Sequence[str], dialect: str, *, keyed: bool = True
+) -> Callable[[Iterable[Any]], list[tuple[Any, ...]]]:
     """A function turning rows into parameter tuples, converting only the columns that need
-    it (most values go to the driver as they are)."""
-    get = itemgetter(*columns)
+    it (most values go to the driver as they are). Rows are dicts, or (``keyed=False``)
+    sequences of values in ``columns``' order, which saves building a dict per row."""
+    get = itemgetter(*columns) if keyed else tuple
     convert = [
         (i, f)
         for i, f in enumerate(_converter(table, c, dialect) for c in columns)
         if f is not _same
     ]
-    if len(columns) == 1:
+    if len(columns) == 1 and keyed:
         return lambda rows: [(_one(convert, get(row)),) for row in rows]
 
-    def tuples(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def tuples(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
         result = []
         for row in rows:
             values = list(get(row))
@@ -96,31 +100,40 @@ def _one(convert: list[tuple[int, Convert]], value: Any) -> Any:
 def insert_many(
     conn: Connection,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Row],
     *,
+    columns: Sequence[str] | None = None,
     skip_conflicts: bool = False,
 ) -> None:
-    """INSERT rows that all have the same keys; ``skip_conflicts`` drops rows that would
-    break a unique constraint (ON CONFLICT DO NOTHING, on both backends)."""
+    """INSERT rows that all have the same keys (or are sequences of values in the order of
+    ``columns``); ``skip_conflicts`` drops rows that would break a unique constraint (ON
+    CONFLICT DO NOTHING, on both backends)."""
     if not rows:
         return
     dialect = conn.dialect.name
-    columns = list(rows[0])
+    keyed = columns is None
+    if columns is None:
+        columns = list(rows[0])
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join(_marks(len(columns), dialect))})"
         + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
     )
-    conn.exec_driver_sql(sql, _tuples(table, columns, dialect)(rows))
+    conn.exec_driver_sql(sql, _tuples(table, columns, dialect, keyed=keyed)(rows))
 
 
 _ROWS_PER_STATEMENT = 500  # well under SQLite's 32,766 bound parameters for any of our tables
 
 
 def insert_returning_ids(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Row],
+    *,
+    columns: Sequence[str] | None = None,
 ) -> list[int]:
-    """INSERT rows of the same keys and return their new ids, in the rows' order.
+    """INSERT rows of the same keys and return their new ids, in the rows' order. Rows are
+    dicts, or sequences of values in the order of ``columns``.
 
     SQLite: multi-row ``VALUES ... RETURNING id``. SQLite inserts the rows in order and, with
     AUTOINCREMENT, each gets a larger id than the one before, so the ids sorted are the ids in
@@ -129,12 +142,19 @@ def insert_returning_ids(
     if not rows:
         return []
     if conn.dialect.name != "sqlite":
+        keyed = [
+            row if isinstance(row, dict) else dict(zip(columns or (), row, strict=True))
+            for row in rows
+        ]
         result = conn.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), keyed
         )
         return list(result.scalars())
-    columns = list(rows[0])
-    tuples = _tuples(table, columns, "sqlite")
+    if columns is None:
+        columns = list(rows[0])
+        tuples = _tuples(table, columns, "sqlite")
+    else:
+        tuples = _tuples(table, columns, "sqlite", keyed=False)
     one = f"({', '.join('?' * len(columns))})"
     ids: list[int] = []
     # Straight to the DBAPI cursor of this transaction's connection: reading back thousands

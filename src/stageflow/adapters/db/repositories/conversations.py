@@ -53,15 +53,10 @@ class ConversationRepository:
             self.conn,
             t.contact_channels,
             [
-                {
-                    "workspace_id": workspace_id,
-                    "contact_id": contact_id,
-                    "channel": kind,
-                    "address": address,
-                    "created_at": now,
-                }
+                (workspace_id, contact_id, kind, address, now)
                 for contact_id, kind, address in claims
             ],
+            columns=("workspace_id", "contact_id", "channel", "address", "created_at"),
             skip_conflicts=True,
         )
 
