@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, cast, insert, select
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_many, insert_returning_ids, update_many
@@ -149,3 +149,44 @@ def test_inserted_ids_come_back_in_row_order(app: App, tenant: Tenant) -> None:
         uow.rollback()
     assert ids == sorted(ids) and len(set(ids)) == 1234
     assert [stored[i] for i in ids] == [(r["after"], r["occurred_at"]) for r in rows]
+
+
+def test_empty_json_values_are_stored_as_sqlalchemy_stores_them(app: App, tenant: Tenant) -> None:
+    """None and {} take a shortcut past the JSON encoder; what is stored must not differ."""
+    row = {
+        "workspace_id": tenant.id,
+        "type": "record.updated",
+        "record_id": None,
+        "object_type": "deal",
+        "before": None,
+        "after": {"n": 1},
+        "data": {},
+        "actor_kind": "system",
+        "actor_id": None,
+        "user_id": None,
+        "source": "api",
+        "depth": 0,
+        "run_id": None,
+        "occurred_at": T,
+    }
+    columns = list(row)
+    with app.uow() as uow:
+        (bulk_id,) = insert_returning_ids(
+            uow.connection, t.events, [tuple(row.values())], columns=columns
+        )
+        core_id = uow.connection.execute(
+            insert(t.events).values(**row).returning(t.events.c.id)
+        ).scalar_one()
+        raw = {
+            r.id: (r.before, r.data, r.before_is_null)
+            for r in uow.connection.execute(
+                select(
+                    t.events.c.id,
+                    cast(t.events.c.before, String).label("before"),
+                    cast(t.events.c.data, String).label("data"),
+                    t.events.c.before.is_(None).label("before_is_null"),
+                ).where(t.events.c.id.in_([bulk_id, core_id]))
+            )
+        }
+        uow.rollback()
+    assert raw[bulk_id] == raw[core_id]

@@ -58,6 +58,7 @@ ALIASES = {
     "owner_id": "owner",
 }
 TARGETS_BESIDES_FIELDS = ("name", "owner", "source", "lifecycle_stage")
+_NOT_FIELDS = frozenset(TARGETS_BESIDES_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,25 @@ def _row(
         text = (raw.get(column) or "").strip()
         if not text:
             continue
-        if target in TARGETS_BESIDES_FIELDS and (issue := problem(text)):
+        definition = None if target in _NOT_FIELDS else definitions.get(target)
+        if definition is not None:
+            if (
+                definition.type is FieldType.TEXT
+                and text.isascii()
+                and "\x00" not in text
+                and len(text) <= MAX_TEXT
+            ):
+                fields[target] = text  # what coerce() would return, without its checks' cost
+                continue
+            try:
+                fields[target] = coerce(
+                    definition, _typed(definition, text, users), ctx, f"fields.{target}"
+                )
+            except (ValidationFailed, ValueError) as exc:
+                message = exc.message if isinstance(exc, StageflowError) else str(exc)
+                raise _RowProblem(RowError(line, column, message)) from None
+            continue
+        if issue := problem(text):
             raise _RowProblem(RowError(line, column, issue))
         if target == "name":
             name = text
@@ -283,23 +302,6 @@ def _row(
             if found is None:
                 raise _RowProblem(RowError(line, column, f"no lifecycle stage {text!r}"))
             stage = found
-        else:
-            definition = definitions[target]
-            if (
-                definition.type is FieldType.TEXT
-                and text.isascii()
-                and "\x00" not in text
-                and len(text) <= MAX_TEXT
-            ):
-                fields[target] = text  # what coerce() would return, without its checks' cost
-                continue
-            try:
-                fields[target] = coerce(
-                    definition, _typed(definition, text, users), ctx, f"fields.{target}"
-                )
-            except (ValidationFailed, ValueError) as exc:
-                message = exc.message if isinstance(exc, StageflowError) else str(exc)
-                raise _RowProblem(RowError(line, column, message)) from None
     for definition in definitions.values():
         if definition.required and fields.get(definition.key) is None:
             raise _RowProblem(

@@ -42,6 +42,15 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return text
 
 
+def _sqlite_json(value: Any) -> str:
+    """JSON text; events carry many empty values, which need no encoder."""
+    if value is None:
+        return "null"  # what SQLAlchemy stores for None in a JSON column
+    if not value and type(value) is dict:
+        return "{}"
+    return json_dumps(value)
+
+
 def _pg_json(value: Any) -> Jsonb:
     return Jsonb(value, dumps=json_dumps)
 
@@ -55,7 +64,7 @@ def _converter(table: Table, column: str, dialect: str) -> Convert:
     if isinstance(type_, UTCDateTime):
         return _sqlite_datetime if dialect == "sqlite" else _same
     if isinstance(type_, JSON):
-        return json_dumps if dialect == "sqlite" else _pg_json  # None stays JSON null
+        return _sqlite_json if dialect == "sqlite" else _pg_json  # None stays JSON null
     return _same
 
 
