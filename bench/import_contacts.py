@@ -3,11 +3,19 @@
 `stageflow contacts import`, without the progress bar.
 
     .venv/bin/python bench/import_contacts.py [--rows 100000] [--backend sqlite]
+
+A steadier yardstick than seconds on a shared machine: instructions, counted by callgrind
+for the import alone (check, write, commit):
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \\
+        .venv/bin/python bench/import_contacts.py --rows 20000 --callgrind
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -29,10 +37,18 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
+def callgrind(state: str) -> None:
+    command = ["callgrind_control", "-i", state, str(os.getpid())]
+    subprocess.run(command, capture_output=True, check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count only the import (under callgrind)"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as directory, database(args.backend) as url:
@@ -40,6 +56,8 @@ def main() -> None:
         write_csv(path, args.rows)
         app = make_app(url)
         principal, _ = tenant(app)
+        if args.callgrind:
+            callgrind("on")
         started, cpu = time.perf_counter(), time.process_time()
         with app.uow() as uow:
             header, lines = imports.read_csv(path)
@@ -50,6 +68,8 @@ def main() -> None:
             written_at = time.perf_counter()
             uow.commit()
         finished, cpu = time.perf_counter(), time.process_time() - cpu
+        if args.callgrind:
+            callgrind("off")
         with app.uow(read_only=True) as uow:
             counts = uow.lifecycle.counts(principal.workspace_id)
         assert sum(t.contacts for t in counts.values()) == args.rows == done.created

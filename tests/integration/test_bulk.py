@@ -178,15 +178,17 @@ def test_empty_json_values_are_stored_as_sqlalchemy_stores_them(app: App, tenant
             insert(t.events).values(**row).returning(t.events.c.id)
         ).scalar_one()
         raw = {
-            r.id: (r.before, r.data, r.before_is_null)
+            r.id: (r.before, r.data, r.before_is_null, r.actor_is_null)
             for r in uow.connection.execute(
                 select(
                     t.events.c.id,
                     cast(t.events.c.before, String).label("before"),
                     cast(t.events.c.data, String).label("data"),
                     t.events.c.before.is_(None).label("before_is_null"),
+                    t.events.c.actor_id.is_(None).label("actor_is_null"),
                 ).where(t.events.c.id.in_([bulk_id, core_id]))
             )
         }
         uow.rollback()
     assert raw[bulk_id] == raw[core_id]
+    assert raw[bulk_id][3]  # None is bound as SQL NULL (on SQLite through a fast adapter)

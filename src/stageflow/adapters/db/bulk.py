@@ -68,6 +68,16 @@ def _converter(table: Table, column: str, dialect: str) -> Convert:
     return _same
 
 
+def sqlite_json(value: Any) -> Any:
+    """What a JSON column holds on SQLite, for rows given ``converted=True``."""
+    return _sqlite_json(value)
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """What a date-time column holds on SQLite, for rows given ``converted=True``."""
+    return _sqlite_datetime(value)
+
+
 def _marks(n: int, dialect: str) -> list[str]:
     return ["?" if dialect == "sqlite" else "%s"] * n
 
@@ -175,9 +185,12 @@ def insert_returning_ids(
     rows: Sequence[Row],
     *,
     columns: Sequence[str] | None = None,
+    converted: bool = False,
 ) -> list[int]:
     """INSERT rows of the same keys and return their new ids, in the rows' order. Rows are
-    dicts, or sequences of values in the order of ``columns``.
+    dicts, or sequences of values in the order of ``columns``; ``converted`` (SQLite only)
+    says the sequences already hold what the columns store (see sqlite_json and
+    sqlite_datetime), so they go to the driver untouched.
 
     SQLite: multi-row ``VALUES ... RETURNING id``. SQLite inserts the rows in order and, with
     AUTOINCREMENT, each gets a larger id than the one before, so the ids sorted are the ids in
@@ -186,6 +199,8 @@ def insert_returning_ids(
     if not rows:
         return []
     if conn.dialect.name != "sqlite":
+        if converted:
+            raise ValueError("converted rows are for SQLite")
         dicts = [
             row if isinstance(row, dict) else dict(zip(columns or (), row, strict=True))
             for row in rows
@@ -199,7 +214,7 @@ def insert_returning_ids(
     keyed = columns is None
     if columns is None:
         columns = list(rows[0])
-    tuples = _tuples(table, columns, "sqlite", keyed=keyed)
+    tuples = list if converted and not keyed else _tuples(table, columns, "sqlite", keyed=keyed)
     return _sqlite_insert(conn, table, columns, tuples, rows, " RETURNING id")
 
 

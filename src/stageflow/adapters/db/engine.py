@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -36,7 +38,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
+def _bind_none_quickly() -> None:
+    """Python's sqlite3 binds None through its adaptation protocol, whose misses (two
+    attribute lookups, an exception formatted) cost ~0.4 us per value: an import of 100,000
+    contacts binds 600,000. An adapter registered for None is found by one dict lookup.
+    ``{}.get`` is a C function that returns None for None, so NULL is still bound."""
+    empty: dict[Any, None] = {}
+    sqlite3.register_adapter(type(None), cast("Callable[[None], None]", empty.get))
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    _bind_none_quickly()
     parsed = make_url(url)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
