@@ -52,6 +52,14 @@ class TriggerIndex:
         return found
 
 
+# Enum members read per event or per row, as module constants: on Python 3.11 reading a
+# member through its class runs EnumType.__getattr__'s slow path (~1.5k instructions).
+_STAGE_CHANGED = EventType.STAGE_CHANGED
+_RECORD_CREATED = EventType.RECORD_CREATED
+_FIELD_CHANGED = EventType.FIELD_CHANGED
+_ACTIVITY_LOGGED = EventType.ACTIVITY_LOGGED
+
+
 def _trigger_key(trigger: Any, event_type: str) -> Hashable:
     if trigger.type == "stage_entered":
         return ("to", trigger.stage_id)
@@ -66,16 +74,16 @@ def _trigger_key(trigger: Any, event_type: str) -> Hashable:
 
 def _event_keys(event: Event) -> list[Hashable]:
     after, before = event.after or {}, event.before or {}
-    if event.type is EventType.STAGE_CHANGED:
+    if event.type is _STAGE_CHANGED:
         return [
             ("to", after.get("stage_id")),
             ("to", None),
             ("from", before.get("stage_id")),
             ("from", None),
         ]
-    if event.type is EventType.RECORD_CREATED:
+    if event.type is _RECORD_CREATED:
         return [None, ("to", after.get("stage_id")), ("to", None)]
-    if event.type is EventType.FIELD_CHANGED:
+    if event.type is _FIELD_CHANGED:
         return [("field", event.data.get("field"))]
     return [None]
 
@@ -88,13 +96,13 @@ def matches(trigger: Any, event: Event) -> bool:
         return False
     match trigger.type:
         case "record_created":
-            return event.type is EventType.RECORD_CREATED and _same(
+            return event.type is _RECORD_CREATED and _same(
                 trigger.pipeline_id, after.get("pipeline_id")
             )
         case "stage_entered":
-            if event.type is EventType.RECORD_CREATED:
+            if event.type is _RECORD_CREATED:
                 previous = None
-            elif event.type is EventType.STAGE_CHANGED:
+            elif event.type is _STAGE_CHANGED:
                 previous = before.get("stage_id")
             else:
                 return False
@@ -106,7 +114,7 @@ def matches(trigger: Any, event: Event) -> bool:
             )
         case "stage_exited":
             return (
-                event.type is EventType.STAGE_CHANGED
+                event.type is _STAGE_CHANGED
                 and before.get("stage_id") is not None
                 and _same(trigger.stage_id, before.get("stage_id"))
                 and _same(trigger.pipeline_id, before.get("pipeline_id"))
@@ -115,14 +123,14 @@ def matches(trigger: Any, event: Event) -> bool:
         case "field_changed":
             name = data.get("field")
             return (
-                event.type is EventType.FIELD_CHANGED
+                event.type is _FIELD_CHANGED
                 and name == trigger.field
                 and _same(trigger.to, after.get(name))
                 and _same(trigger.from_, before.get(name))
             )
         case "activity_logged":
             return (
-                event.type is EventType.ACTIVITY_LOGGED
+                event.type is _ACTIVITY_LOGGED
                 and _same(trigger.activity_type and trigger.activity_type.value, after.get("type"))
                 and _same(trigger.outcome, after.get("outcome"))
                 and _same(trigger.direction and trigger.direction.value, after.get("direction"))
@@ -149,9 +157,9 @@ def matches(trigger: Any, event: Event) -> bool:
 def date_value(trigger: Any, event: Event) -> Any:
     """The date a date_reached trigger arms on, when the event sets one."""
     after = event.after or {}
-    if event.type is EventType.RECORD_CREATED:
+    if event.type is _RECORD_CREATED:
         return (after.get("fields") or {}).get(trigger.field)
-    if event.type is EventType.FIELD_CHANGED and event.data.get("field") == trigger.field:
+    if event.type is _FIELD_CHANGED and event.data.get("field") == trigger.field:
         return after.get(trigger.field)
     return None
 

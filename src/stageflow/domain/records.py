@@ -274,6 +274,12 @@ class Record:
         )
 
 
+# Enum members read per call, as module constants: on Python 3.11 reading a member through
+# its class runs EnumType.__getattr__'s slow path (~1.5k instructions).
+_LIFECYCLE_CHANGED = EventType.LIFECYCLE_CHANGED
+_CONTACT = ObjectType.CONTACT
+
+
 def lifecycle_event(
     workspace_id: int,
     record_id: int,
@@ -285,7 +291,7 @@ def lifecycle_event(
 ) -> Event:
     """``LifecycleChanged``: ids in before/after, names and kinds in data for triggers."""
     return Event(
-        type=EventType.LIFECYCLE_CHANGED,
+        type=_LIFECYCLE_CHANGED,
         workspace_id=workspace_id,
         actor=actor,
         occurred_at=at,
@@ -298,8 +304,8 @@ def lifecycle_event(
             "to_stage_id": stage.id if stage else None,
             "from_stage": previous.name if previous else None,
             "to_stage": stage.name if stage else None,
-            "from_kind": previous.kind.value if previous else None,
-            "to_kind": stage.kind.value if stage else None,
+            "from_kind": previous.kind._value_ if previous else None,
+            "to_kind": stage.kind._value_ if stage else None,
         },
     )
 
@@ -335,7 +341,7 @@ def display_name(object_type: ObjectType, name: str | None, fields: Mapping[str,
         if len(name) > 500:
             raise ValidationFailed("name is longer than 500 characters", field="name")
         return name
-    if object_type is ObjectType.CONTACT:
+    if object_type is _CONTACT:
         parts = [fields.get("first_name"), fields.get("last_name")]
         joined = " ".join(p for p in parts if p)
         if joined:
