@@ -542,6 +542,7 @@ def contacts_import(
                 transient=True,
             ) as bar,
             app.uow() as uow,
+            imports.gc_paused(),
         ):
             principal = _owner(uow, workspace)
             checking = bar.add_task("checking", total=total)

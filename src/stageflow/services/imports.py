@@ -10,8 +10,10 @@ email and phone remembered for inbound messages, the dashboard counts kept.
 from __future__ import annotations
 
 import csv
+import gc
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,6 +370,21 @@ _RECORD_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the duration of an import. An import
+    builds millions of short-lived dicts and tuples and no reference cycles, and each
+    collection rescans every object still alive (the checked rows); reference counting alone
+    frees them. This took ~10% of an import of 100,000 contacts."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
