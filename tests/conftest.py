@@ -100,7 +100,11 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def app(engine: Engine, database_url: str, clock: VirtualClock) -> App:
-    return App(settings=Settings(database_url=database_url), engine=engine, clock=clock)
+    return App(
+        settings=Settings(database_url=database_url, secret_key="test-key"),
+        engine=engine,
+        clock=clock,
+    )
 
 
 @dataclass

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from stageflow.adapters.crypto import SecretBox
 from stageflow.adapters.db.engine import make_engine
 from stageflow.config import Settings
 from stageflow.domain.clock import Clock, SystemClock, VirtualClock
 from stageflow.services.enrollment import Enroller, VersionCache
+from stageflow.services.outbox import Courier
 from stageflow.services.unit_of_work import UnitOfWork
 from stageflow.services.worker import Worker
 
@@ -22,6 +25,8 @@ class App:
     engine: Engine
     clock: Clock
     enroller: Enroller = field(default_factory=lambda: Enroller(VersionCache()))
+    _box: SecretBox | None = field(default=None, repr=False)
+    _box_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit of work whose commits enroll records into matching automations."""
@@ -29,12 +34,29 @@ class App:
             self.engine, self.clock, read_only=read_only, hook=None if read_only else self.enroller
         )
 
+    def secret_box(self) -> SecretBox:
+        """What workspace secrets are sealed with (made on first use: most processes never
+        need one)."""
+        with self._box_lock:
+            if self._box is None:
+                key = self.settings.secret_key
+                self._box = (
+                    SecretBox(key)
+                    if key
+                    else SecretBox.from_key_file(self.settings.data_dir / "secret.key")
+                )
+            return self._box
+
+    def courier(self) -> Courier:
+        return Courier(self.uow, self.clock, self.secret_box)
+
     def worker(self, *, batch_size: int | None = None, name: str = "worker") -> Worker:
         return Worker(
             self.engine,
             self.clock,
             self.enroller,
             name=name,
+            courier=self.courier(),
             **({"batch_size": batch_size} if batch_size else {}),
         )
 

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     virtual_clock: bool = False
+    # The key workspace secrets are sealed with (any string). Unset: a key file in data_dir,
+    # made on first use. Processes sharing a PostgreSQL database must share the key.
+    secret_key: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

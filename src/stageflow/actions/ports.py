@@ -51,11 +51,25 @@ class CrmPort(Protocol):
         """The record as a template/condition sees it (``id``, ``name``, fields…)."""
 
 
+class OutboxPort(Protocol):
+    """External effects, queued in the run's transaction and delivered after it commits."""
+
+    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
+        """Queue one delivery keyed by the step's idempotency key; returns its id."""
+
+
+class NoOutbox:
+    """For contexts that cannot reach the outside world (e.g. a dry run)."""
+
+    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
+        raise ValueError(f"a {kind} cannot be sent from here")
+
+
 @dataclass
 class ActionContext:
     """Everything one action execution sees. The template context is built on first use.
 
-    An action's effects must go through ``crm`` (or, for the outside world, the outbox): the
+    An action's effects must go through ``crm`` (or, for the outside world, ``outbox``): the
     worker may run an action again after rolling its transaction back, so anything it does
     outside that transaction could happen twice.
     """
@@ -70,6 +84,7 @@ class ActionContext:
     crm: CrmPort
     template_context_factory: Callable[[], Mapping[str, Any]]
     attempt: int = 1
+    outbox: OutboxPort = field(default_factory=NoOutbox)
     _template_context: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property

@@ -85,6 +85,8 @@ class EventType(StrEnum):
     SEGMENT_CREATED = "SegmentCreated"
     SEGMENT_UPDATED = "SegmentUpdated"
     SEGMENT_DELETED = "SegmentDeleted"
+    DELIVERY_SUCCEEDED = "DeliverySucceeded"
+    DELIVERY_FAILED = "DeliveryFailed"
 
 
 @dataclass(slots=True)

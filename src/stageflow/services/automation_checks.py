@@ -100,6 +100,7 @@ def _save_context(
         key = pipeline.object_type.value
         stages_by_object[key] = stages_by_object.get(key, frozenset()) | ids
     record_fields = fields_by_object[object_type.value] if object_type else frozenset()
+    workspace = uow.workspaces.get(workspace_id)
     stages = stages_by_object.get(object_type.value, frozenset()) if object_type else frozenset()
     return SaveContext(
         object_type=object_type.value if object_type else None,
@@ -108,7 +109,12 @@ def _save_context(
         stages_by_object=stages_by_object,
         user_ids=frozenset(uow.users.ids(workspace_id)),
         fields_by_object=fields_by_object,
-        extra={"date_fields": _date_fields(uow, workspace_id, object_type)},
+        extra={
+            "date_fields": _date_fields(uow, workspace_id, object_type),
+            "webhook_allowlist": (workspace.settings if workspace else {}).get(
+                "webhook_allowlist", []
+            ),
+        },
     )
 
 

@@ -253,3 +253,9 @@ class UpdateWorkspaceSettings(Command):
     )
     business_hours: BusinessHours | None = None
     holidays: list[str] | None = Field(None, description="ISO dates, YYYY-MM-DD")
+    webhook_allowlist: list[str] | None = Field(
+        None,
+        description="Hosts and networks (e.g. 127.0.0.1, 10.0.0.0/8, crm.internal) webhooks "
+        "may reach although they are not public",
+        max_length=100,
+    )

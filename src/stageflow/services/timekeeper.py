@@ -27,8 +27,7 @@ def advance_to(clock: VirtualClock, worker: Worker, target: datetime) -> Advance
     advanced = worker.run_until_idle()
     stops = 0
     while stops < MAX_STOPS:
-        with worker.uow() as uow:
-            due = uow.runs.next_wake_at()
+        due = worker.next_due()
         if due is None or due > target:
             break
         if due > clock.now():

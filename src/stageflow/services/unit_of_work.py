@@ -16,6 +16,7 @@ from stageflow.adapters.db.repositories.automations import AutomationRepository,
 from stageflow.adapters.db.repositories.conversations import ConversationRepository
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
+from stageflow.adapters.db.repositories.outbox import OutboxRepository
 from stageflow.adapters.db.repositories.pipelines import (
     FieldRepository,
     PicklistRepository,
@@ -69,6 +70,7 @@ class UnitOfWork:
     lifecycle: LifecycleRepository
     conversations: ConversationRepository
     segments: SegmentRepository
+    outbox: OutboxRepository
 
     def __init__(
         self,
@@ -135,6 +137,7 @@ class UnitOfWork:
         self.lifecycle = LifecycleRepository(conn)
         self.conversations = ConversationRepository(conn)
         self.segments = SegmentRepository(conn)
+        self.outbox = OutboxRepository(conn)
         self.runs_created = 0
         return self
 

@@ -35,10 +35,11 @@ from stageflow.domain.errors import StageflowError, StaleVersion
 from stageflow.domain.events import Actor, ActorKind, Source
 from stageflow.domain.filters import evaluate
 from stageflow.domain.records import Record
-from stageflow.services import conversations, timers
+from stageflow.services import conversations, outbox, timers
 from stageflow.services.context import RecordValues, record_dict, related
 from stageflow.services.crm_port import ServiceCrm
 from stageflow.services.enrollment import Enroller, Version, VersionCache
+from stageflow.services.outbox import Courier
 from stageflow.services.records import field_definitions
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -67,6 +68,7 @@ class Worker:
         *,
         batch_size: int = DEFAULT_BATCH,
         name: str = "worker",
+        courier: Courier | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -74,6 +76,7 @@ class Worker:
         self.versions: VersionCache = enroller.versions
         self.batch_size = batch_size
         self.name = name
+        self.courier = courier
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, hook=self.enroller, memoize=True)
@@ -173,15 +176,35 @@ class Worker:
         return result
 
     def run_until_idle(self, max_batches: int | None = None) -> int:
-        """Tick until nothing is due now; returns how many runs were advanced."""
+        """Tick until nothing is due now, deliveries included; returns how many runs were
+        advanced."""
         total, batches = 0, 0
         while max_batches is None or batches < max_batches:
             result = self.tick()
             total += result.claimed
             batches += 1
-            if result.claimed == 0 and result.conversations_woken == 0:
+            delivered = self.deliver()
+            if result.claimed == 0 and result.conversations_woken == 0 and delivered == 0:
                 break
         return total
+
+    def deliver(self) -> int:
+        """Send one batch of due outbox deliveries; returns how many were attempted."""
+        if self.courier is None:
+            return 0
+        try:
+            return self.courier.tick().claimed
+        except Exception:
+            log.exception("worker %s: delivering failed; retrying", self.name)
+            return 0
+
+    def next_due(self) -> datetime | None:
+        """When the next run or delivery falls due (None: nothing is waiting)."""
+        with self.uow() as uow:
+            moments = [uow.runs.next_wake_at()]
+            if self.courier is not None:
+                moments.append(uow.outbox.next_attempt_at())
+        return min((m for m in moments if m is not None), default=None)
 
     def run_forever(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
         """Work until ``stop`` is set; wake early when this process enrolls something."""
@@ -192,6 +215,7 @@ class Worker:
                 log.exception("worker %s: batch failed; retrying", self.name)
                 claimed = 0
                 stop.wait(poll_seconds)
+            claimed += self.deliver()
             if claimed == 0:
                 self.enroller.work_available.wait(poll_seconds)
                 self.enroller.work_available.clear()
@@ -287,6 +311,26 @@ class Worker:
         return update
 
 
+class RunOutbox:
+    """A run step's way out: deliveries queued in the run's transaction, keyed by the step."""
+
+    def __init__(self, uow: UnitOfWork, row: Any, step_id: str, key: str) -> None:
+        self.uow, self.row, self.step_id, self.key = uow, row, step_id, key
+
+    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
+        return outbox.queue(
+            self.uow,
+            self.row.workspace_id,
+            kind=kind,
+            idempotency_key=self.key,
+            payload=payload,
+            max_attempts=max_attempts,
+            run_id=self.row.id,
+            step_id=self.step_id,
+            record_id=self.row.record_id,
+        )
+
+
 class _SafeModeNeeded(Exception):
     """A run failed on the fast path; the batch is rolled back and redone in safe mode."""
 
@@ -335,6 +379,7 @@ class RunPort:
         self, step: ActionStep, iteration: str, variables: dict[str, Any]
     ) -> dict[str, Any]:
         action = registry.get(step.action)
+        key = f"run-{self.row.id}/{step.id}/{iteration}"
         try:
             settings = action.parse(step.settings)
             context = ActionContext(
@@ -342,12 +387,13 @@ class RunPort:
                 record_id=self.row.record_id,
                 object_type=self._load().object_type.value if self.row.record_id else None,
                 now=self.now(),
-                idempotency_key=f"run-{self.row.id}/{step.id}/{iteration}",
+                idempotency_key=key,
                 variables=variables,
                 calendar=self.calendar,
                 crm=self.crm,
                 template_context_factory=lambda: self._template_context(variables),
                 attempt=self.row.attempts + 1 if self.row.failed_step == step.id else 1,
+                outbox=RunOutbox(self.uow, self.row, step.id, key),
             )
             if self.safe:
                 with self.uow.savepoint():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stageflow.adapters.http import AllowList
 from stageflow.automation.calendar import WorkCalendar
 from stageflow.domain.errors import (
     AuthenticationFailed,
@@ -277,6 +278,11 @@ def update_settings(
             raise ValidationFailed("weekdays are 0 (Monday) to 6", field="business_hours.days")
         if calendar.day_end <= calendar.day_start:
             raise ValidationFailed("business hours end before they start", field="business_hours")
+    if "webhook_allowlist" in changes:
+        try:
+            AllowList.parse(changes["webhook_allowlist"])
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field="webhook_allowlist") from None
     before = {k: workspace.settings.get(k) for k in changes}
     if changes:
         uow.workspaces.update_settings(principal.workspace_id, settings)

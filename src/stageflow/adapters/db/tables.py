@@ -518,3 +518,44 @@ segments = Table(
     UniqueConstraint("workspace_id", "name", name="uq_segments_name"),
     sqlite_autoincrement=True,
 )
+
+# External effects queued by actions, delivered by the courier after the run's transaction
+# commits (DESIGN "Workers and scale-out"); one row per idempotency key.
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("kind", String(20), nullable=False),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("run_id", ID),
+    Column("step_id", String(100)),
+    Column("record_id", ID),
+    Column("last_error", Text),
+    Column("last_result", Json),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "idempotency_key", name="uq_outbox_key"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_list", "workspace_id", "id"),
+    Index("ix_outbox_record", "workspace_id", "record_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# A workspace's secrets (webhook signing secret, SMTP password), sealed with the
+# installation's key (adapters/crypto).
+workspace_secrets = Table(
+    "workspace_secrets",
+    metadata,
+    _workspace(),
+    Column("name", String(60), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "name", name="pk_workspace_secrets"),
+)

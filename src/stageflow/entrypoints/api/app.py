@@ -22,6 +22,7 @@ from stageflow.entrypoints.api.routes import (
     activities,
     automations,
     conversations,
+    deliveries,
     lifecycle,
     pipelines,
     records,
@@ -78,6 +79,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         segments,
         users,
         automations,
+        deliveries,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

@@ -371,3 +371,43 @@ class SegmentOut(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+class DeliveryOut(BaseModel):
+    """One queued external effect (a webhook request, an email) and how its delivery went."""
+
+    id: int
+    kind: str
+    status: str = Field(description="pending, delivered or failed")
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next")
+    idempotency_key: str
+    run_id: int | None
+    step_id: str | None
+    record_id: int | None
+    payload: dict[str, Any]
+    last_error: str | None
+    last_result: dict[str, Any] | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> DeliveryOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            status=row.status,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+            idempotency_key=row.idempotency_key,
+            run_id=row.run_id,
+            step_id=row.step_id,
+            record_id=row.record_id,
+            payload=row.payload,
+            last_error=row.last_error,
+            last_result=row.last_result,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+        )

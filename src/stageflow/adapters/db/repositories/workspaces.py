@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.bulk import insert_many
 from stageflow.domain.users import Principal, Role, parse_permissions
 from stageflow.domain.workspaces import Workspace
 
@@ -50,6 +51,42 @@ class WorkspaceRepository:
         self.conn.execute(
             update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(settings=settings)
         )
+
+    def secret(self, workspace_id: int, name: str) -> str | None:
+        """A sealed secret (see adapters/crypto), or None."""
+        s = t.workspace_secrets.c
+        value = self.conn.execute(
+            select(s.sealed).where(s.workspace_id == workspace_id, s.name == name)
+        ).scalar()
+        return None if value is None else str(value)
+
+    def keep_secret(self, workspace_id: int, name: str, sealed: str, now: datetime) -> str:
+        """Store ``sealed`` unless the secret exists already; returns the stored one (two
+        processes making a secret at once end up with the same)."""
+        insert_many(
+            self.conn,
+            t.workspace_secrets,
+            [(workspace_id, name, sealed, now)],
+            columns=("workspace_id", "name", "sealed", "updated_at"),
+            skip_conflicts=True,
+        )
+        stored = self.secret(workspace_id, name)
+        assert stored is not None
+        return stored
+
+    def set_secret(self, workspace_id: int, name: str, sealed: str, now: datetime) -> None:
+        s = t.workspace_secrets.c
+        changed = self.conn.execute(
+            update(t.workspace_secrets)
+            .where(s.workspace_id == workspace_id, s.name == name)
+            .values(sealed=sealed, updated_at=now)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(t.workspace_secrets).values(
+                    workspace_id=workspace_id, name=name, sealed=sealed, updated_at=now
+                )
+            )
 
 
 def _workspace(row: Any) -> Workspace:

@@ -1,0 +1,300 @@
+"""Delivering the outbox: webhooks (and, through the same courier, other external effects).
+
+An action queues a delivery in its run's transaction (exactly once, keyed by the step's
+idempotency key). The courier claims due deliveries in one short transaction, sends them with
+no transaction open (a slow server must not hold the database), and writes each outcome in
+another: delivered; tried again later with backoff (timeouts, connection failures, 429 and
+5xx); or failed for good (other answers, refused targets, attempts used up). Final outcomes
+are events on the record's timeline, so "what did it send, and did it arrive?" has an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets as token
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from stageflow.adapters import http
+from stageflow.adapters.crypto import SecretBox, SecretUnreadable
+from stageflow.adapters.db.repositories.outbox import DELIVERED, FAILED, PENDING
+from stageflow.domain.clock import Clock
+from stageflow.domain.errors import NotFound, ValidationFailed
+from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.users import Permission, Principal
+from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
+from stageflow.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger("stageflow.outbox")
+
+WEBHOOK = "webhook"
+WEBHOOK_SECRET = "webhook_signing"
+FIRST_BACKOFF = timedelta(seconds=30)
+BACKOFF_FACTOR = 4
+MAX_BACKOFF = timedelta(hours=2)
+LEASE_MARGIN = timedelta(seconds=60)
+DEFAULT_BATCH = 20
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
+    """The wait after failed attempt ``attempt`` (1-based): 30 s, 2 min, 8 min, 32 min, then
+    2 h; a server's Retry-After (seconds) is honoured when it asks for longer."""
+    wait: timedelta = min(FIRST_BACKOFF * BACKOFF_FACTOR ** (attempt - 1), MAX_BACKOFF)
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return wait
+
+
+def queue(
+    uow: UnitOfWork,
+    workspace_id: int,
+    *,
+    kind: str,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    max_attempts: int,
+    run_id: int | None = None,
+    step_id: str | None = None,
+    record_id: int | None = None,
+) -> int:
+    return uow.outbox.add(
+        workspace_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        payload=payload,
+        max_attempts=max_attempts,
+        run_id=run_id,
+        step_id=step_id,
+        record_id=record_id,
+        now=uow.clock.now(),
+    )
+
+
+# the workspace's webhook signing secret ------------------------------------------------------
+
+
+def signing_secret(uow: UnitOfWork, box: SecretBox, workspace_id: int) -> str:
+    """The secret webhooks of this workspace are signed with, made on first use."""
+    sealed = uow.workspaces.secret(workspace_id, WEBHOOK_SECRET)
+    if sealed is not None:
+        return box.open(sealed)
+    made = box.seal("whsec_" + token.token_urlsafe(32))
+    return box.open(uow.workspaces.keep_secret(workspace_id, WEBHOOK_SECRET, made, uow.clock.now()))
+
+
+def show_signing_secret(uow: UnitOfWork, box: SecretBox, principal: Principal) -> str:
+    principal.require(Permission.WORKSPACE_SETTINGS)
+    return signing_secret(uow, box, principal.workspace_id)
+
+
+def rotate_signing_secret(uow: UnitOfWork, box: SecretBox, principal: Principal) -> str:
+    """A new secret; webhooks sent from now on are signed with it."""
+    principal.require(Permission.WORKSPACE_SETTINGS)
+    plain = "whsec_" + token.token_urlsafe(32)
+    uow.workspaces.set_secret(
+        principal.workspace_id, WEBHOOK_SECRET, box.seal(plain), uow.clock.now()
+    )
+    return plain
+
+
+def allow_list(settings: dict[str, Any]) -> http.AllowList:
+    return http.AllowList.parse(settings.get("webhook_allowlist") or [])
+
+
+# reading and retrying ------------------------------------------------------------------------
+
+
+def get(uow: UnitOfWork, principal: Principal, delivery_id: int) -> Any:
+    principal.require(Permission.RECORDS_READ_ALL)
+    row = uow.outbox.get(principal.workspace_id, delivery_id)
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} not found")
+    return row
+
+
+def list_deliveries(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    status: str | None,
+    record_id: int | None,
+    run_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Any]:
+    principal.require(Permission.RECORDS_READ_ALL)
+    if status is not None and status not in (PENDING, DELIVERED, FAILED):
+        raise ValidationFailed("status is pending, delivered or failed", field="status")
+    rows = uow.outbox.list(
+        principal.workspace_id,
+        status=status,
+        record_id=record_id,
+        run_id=run_id,
+        before_id=decode_cursor(cursor),
+        limit=check_limit(limit) + 1,
+    )
+    return page_of(rows, limit)
+
+
+def retry(uow: UnitOfWork, principal: Principal, delivery_id: int) -> Any:
+    """Queue a delivery that failed for good again (e.g. after fixing the receiver)."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    row = get(uow, principal, delivery_id)
+    if row.status != FAILED:
+        raise ValidationFailed(
+            f"delivery {delivery_id} is {row.status}; only failed deliveries are retried",
+            field="status",
+        )
+    uow.outbox.retry(principal.workspace_id, delivery_id, uow.clock.now())
+    return uow.outbox.get(principal.workspace_id, delivery_id)
+
+
+# delivering ----------------------------------------------------------------------------------
+
+Sender = Callable[[Any, "Courier", dict[str, Any]], http.Delivery]
+
+
+@dataclass
+class CourierResult:
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Courier:
+    """Delivers due outbox rows. Several may run at once: claims skip each other's rows."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[..., UnitOfWork],
+        clock: Clock,
+        box: Callable[[], SecretBox],
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        resolver: http.Resolver = http.resolve,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.box = box
+        self.batch_size = batch_size
+        self.resolver = resolver
+        self.senders: dict[str, Sender] = {WEBHOOK: _send_webhook}
+
+    def tick(self) -> CourierResult:
+        result = CourierResult()
+        with self.uow_factory(read_only=True) as uow:
+            # A look first: an idle courier must not take SQLite's write lock every poll.
+            if not uow.outbox.any_due(uow.clock.now()):
+                return result
+        with self.uow_factory() as uow:
+            now = uow.clock.now()
+            rows = uow.outbox.claim_due(now, now + self._lease(), self.batch_size)
+            contexts = {r.workspace_id: self._workspace(uow, r.workspace_id) for r in rows}
+            uow.commit()
+        result.claimed = len(rows)
+        for row in rows:
+            delivery = self._attempt(row, contexts[row.workspace_id])
+            outcome = self._record(row, delivery)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        return result
+
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=http.MAX_TIMEOUT) + LEASE_MARGIN
+
+    def _workspace(self, uow: UnitOfWork, workspace_id: int) -> dict[str, Any]:
+        workspace = uow.workspaces.get(workspace_id)
+        settings = workspace.settings if workspace else {}
+        context: dict[str, Any] = {"settings": settings}
+        try:
+            context["secret"] = signing_secret(uow, self.box(), workspace_id)
+        except SecretUnreadable as exc:
+            context["secret_problem"] = str(exc)
+        return context
+
+    def _attempt(self, row: Any, workspace: dict[str, Any]) -> http.Delivery:
+        sender = self.senders.get(row.kind)
+        if sender is None:
+            return http.Delivery(ok=False, error=f"no way to deliver a {row.kind!r}")
+        try:
+            return sender(row, self, workspace)
+        except http.TargetRefused as exc:
+            return http.Delivery(ok=False, error=str(exc))
+        except Exception as exc:  # a bug must not stop the other deliveries
+            log.exception("delivery %s failed unexpectedly", row.id)
+            return http.Delivery(ok=False, retryable=True, error=f"internal error: {exc!r}")
+
+    def _record(self, row: Any, delivery: http.Delivery) -> str:
+        with self.uow_factory() as uow:
+            now = uow.clock.now()
+            attempt = row.attempts
+            result = {
+                "status_code": delivery.status_code,
+                "response": delivery.response,
+                **delivery.info,
+            }
+            values: dict[str, Any] = {"updated_at": now, "last_result": result}
+            if delivery.ok:
+                outcome = "delivered"
+                values.update(status=DELIVERED, delivered_at=now, last_error=None)
+            elif delivery.retryable and attempt < row.max_attempts:
+                outcome = "retrying"
+                wait = backoff(attempt, delivery.retry_after)
+                values.update(next_attempt_at=now + wait, last_error=delivery.error)
+            else:
+                outcome = "failed"
+                error = delivery.error or "failed"
+                if delivery.retryable:
+                    error = f"{error} (gave up after {attempt} attempts)"
+                values.update(status=FAILED, last_error=error)
+            if not uow.outbox.finish(row.id, attempt, values):
+                return "retrying"  # another courier took the row over after our lease ran out
+            if outcome != "retrying":
+                uow.emit([_final_event(row, outcome, values, now)])
+            uow.commit()
+        return outcome
+
+
+def _final_event(row: Any, outcome: str, values: dict[str, Any], now: datetime) -> Event:
+    return Event(
+        EventType.DELIVERY_SUCCEEDED if outcome == "delivered" else EventType.DELIVERY_FAILED,
+        row.workspace_id,
+        Actor.system(),
+        now,
+        record_id=row.record_id,
+        object_type=None,
+        data={
+            "delivery_id": row.id,
+            "kind": row.kind,
+            "run_id": row.run_id,
+            "step_id": row.step_id,
+            "attempts": row.attempts,
+            "status_code": values["last_result"].get("status_code"),
+            "error": values.get("last_error"),
+        },
+    )
+
+
+def _send_webhook(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
+    payload = row.payload
+    target = http.check_target(payload["url"], allow_list(workspace["settings"]), courier.resolver)
+    body = payload["body"].encode()
+    headers = dict(payload["headers"])
+    headers["Idempotency-Key"] = row.idempotency_key
+    if payload.get("sign", True):
+        if "secret" not in workspace:
+            return http.Delivery(ok=False, error=workspace.get("secret_problem", "no secret"))
+        stamp = str(int(courier.clock.now().timestamp()))
+        headers[http.TIMESTAMP_HEADER] = stamp
+        headers[http.SIGNATURE_HEADER] = http.signature(workspace["secret"], stamp, body)
+    delivery = http.post(
+        target,
+        method=payload["method"],
+        headers=headers,
+        body=body,
+        timeout=float(payload.get("timeout", http.DEFAULT_TIMEOUT)),
+    )
+    delivery.info["url"] = payload["url"]
+    return delivery
