@@ -50,6 +50,12 @@ class CrmPort(Protocol):
     def record(self, record_id: int) -> Mapping[str, Any]:
         """The record as a template/condition sees it (``id``, ``name``, fields…)."""
 
+    def user(self, user_id: int) -> Mapping[str, Any] | None:
+        """A user of the workspace (``id``, ``email``, ``name``), or None."""
+
+    def email_template(self, name: str) -> Mapping[str, Any] | None:
+        """A named email template (``subject``, ``html``, ``text``), or None."""
+
 
 class OutboxPort(Protocol):
     """External effects, queued in the run's transaction and delivered after it commits."""

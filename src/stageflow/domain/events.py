@@ -87,6 +87,8 @@ class EventType(StrEnum):
     SEGMENT_DELETED = "SegmentDeleted"
     DELIVERY_SUCCEEDED = "DeliverySucceeded"
     DELIVERY_FAILED = "DeliveryFailed"
+    EMAIL_TEMPLATE_SAVED = "EmailTemplateSaved"
+    EMAIL_TEMPLATE_DELETED = "EmailTemplateDeleted"
 
 
 @dataclass(slots=True)

@@ -114,7 +114,25 @@ def _save_context(
             "webhook_allowlist": (workspace.settings if workspace else {}).get(
                 "webhook_allowlist", []
             ),
+            "smtp_configured": bool((workspace.settings if workspace else {}).get("smtp")),
+            "email_templates": {
+                row.name: (row.subject, row.html, row.text)
+                for row in uow.email_templates.list(workspace_id)
+            },
+            "user_fields": _user_fields(uow, workspace_id, object_type),
         },
+    )
+
+
+def _user_fields(
+    uow: UnitOfWork, workspace_id: int, object_type: ObjectType | None
+) -> frozenset[str]:
+    if object_type is None:
+        return frozenset()
+    return frozenset(
+        k
+        for k, f in field_definitions(uow, workspace_id, object_type).items()
+        if f.type is FieldType.USER
     )
 
 
@@ -206,6 +224,7 @@ def _check_step(
     if isinstance(step, ActionStep):
         action = registry.get(step.action)
         settings = action.parse(step.settings)
+        ctx.extra.setdefault("template_fields", template_fields)
         if action.check is not None:
             action.check(ctx, settings)
         for text in _strings(step.settings):

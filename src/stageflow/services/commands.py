@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -259,3 +259,32 @@ class UpdateWorkspaceSettings(Command):
         "may reach although they are not public",
         max_length=100,
     )
+
+
+class CreateEmailTemplate(Command):
+    name: str = Field(min_length=1, max_length=120)
+    subject: str = Field(min_length=1, max_length=998, description="Template")
+    html: str = Field("", max_length=500_000, description="Template; HTML is not escaped")
+    text: str = Field("", max_length=500_000, description="Template; made from the HTML if empty")
+
+
+class UpdateEmailTemplate(Command):
+    name: str | None = Field(None, min_length=1, max_length=120)
+    subject: str | None = Field(None, min_length=1, max_length=998)
+    html: str | None = Field(None, max_length=500_000)
+    text: str | None = Field(None, max_length=500_000)
+
+
+class SmtpSettings(Command):
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (port 465) or none (a local relay)"
+    )
+    username: str | None = Field(None, max_length=320)
+    password: str | None = Field(
+        None, max_length=1000, description="Write-only; leave out to keep the stored one"
+    )
+    from_address: str = Field(min_length=3, max_length=320)
+    from_name: str = Field("", max_length=200)
+    timeout_seconds: float = Field(20, gt=0, le=120)

@@ -117,3 +117,11 @@ class ServiceCrm:
     def record(self, record_id: int) -> Mapping[str, Any]:
         found = self.uow.records.get(self.principal.workspace_id, record_id)
         return record_dict(self.uow, found) if found else {}
+
+    def user(self, user_id: int) -> Mapping[str, Any] | None:
+        row = self.uow.users.get(self.principal.workspace_id, user_id)
+        return None if row is None else {"id": row.id, "email": row.email, "name": row.name}
+
+    def email_template(self, name: str) -> Mapping[str, Any] | None:
+        row = self.uow.email_templates.by_name(self.principal.workspace_id, name)
+        return None if row is None else {"subject": row.subject, "html": row.html, "text": row.text}

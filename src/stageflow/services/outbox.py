@@ -17,19 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from stageflow.adapters import http
+from stageflow.adapters import http, smtp
 from stageflow.adapters.crypto import SecretBox, SecretUnreadable
 from stageflow.adapters.db.repositories.outbox import DELIVERED, FAILED, PENDING
 from stageflow.domain.clock import Clock
 from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.users import Permission, Principal
+from stageflow.services import email
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("stageflow.outbox")
 
 WEBHOOK = "webhook"
+EMAIL = "email"
 WEBHOOK_SECRET = "webhook_signing"
 FIRST_BACKOFF = timedelta(seconds=30)
 BACKOFF_FACTOR = 4
@@ -181,7 +183,7 @@ class Courier:
         self.box = box
         self.batch_size = batch_size
         self.resolver = resolver
-        self.senders: dict[str, Sender] = {WEBHOOK: _send_webhook}
+        self.senders: dict[str, Sender] = {WEBHOOK: _send_webhook, EMAIL: _send_email}
 
     def tick(self) -> CourierResult:
         result = CourierResult()
@@ -192,7 +194,10 @@ class Courier:
         with self.uow_factory() as uow:
             now = uow.clock.now()
             rows = uow.outbox.claim_due(now, now + self._lease(), self.batch_size)
-            contexts = {r.workspace_id: self._workspace(uow, r.workspace_id) for r in rows}
+            kinds: dict[int, set[str]] = {}
+            for r in rows:
+                kinds.setdefault(r.workspace_id, set()).add(r.kind)
+            contexts = {ws: self._workspace(uow, ws, wanted) for ws, wanted in kinds.items()}
             uow.commit()
         result.claimed = len(rows)
         for row in rows:
@@ -204,12 +209,16 @@ class Courier:
     def _lease(self) -> timedelta:
         return timedelta(seconds=http.MAX_TIMEOUT) + LEASE_MARGIN
 
-    def _workspace(self, uow: UnitOfWork, workspace_id: int) -> dict[str, Any]:
+    def _workspace(self, uow: UnitOfWork, workspace_id: int, kinds: set[str]) -> dict[str, Any]:
+        """What the senders need of a workspace: its settings and the secrets they use."""
         workspace = uow.workspaces.get(workspace_id)
         settings = workspace.settings if workspace else {}
         context: dict[str, Any] = {"settings": settings}
         try:
-            context["secret"] = signing_secret(uow, self.box(), workspace_id)
+            if WEBHOOK in kinds:
+                context["secret"] = signing_secret(uow, self.box(), workspace_id)
+            if EMAIL in kinds:
+                context["smtp"] = email.smtp_server(uow, self.box(), workspace_id)
         except SecretUnreadable as exc:
             context["secret_problem"] = str(exc)
         return context
@@ -297,4 +306,29 @@ def _send_webhook(row: Any, courier: Courier, workspace: dict[str, Any]) -> http
         timeout=float(payload.get("timeout", http.DEFAULT_TIMEOUT)),
     )
     delivery.info["url"] = payload["url"]
+    return delivery
+
+
+def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
+    if "secret_problem" in workspace:
+        return http.Delivery(ok=False, error=workspace["secret_problem"])
+    server: smtp.SmtpServer | None = workspace.get("smtp")
+    settings = workspace["settings"].get("smtp") or {}
+    if server is None:
+        return http.Delivery(
+            ok=False, error="the workspace has no SMTP server (PUT /api/v1/workspace/smtp)"
+        )
+    sender = settings["from_address"]
+    payload = {
+        **row.payload,
+        "from": sender,
+        "from_name": settings.get("from_name") or "",
+        "message_id": email.message_id(row.workspace_id, row.idempotency_key, sender),
+        "idempotency_key": row.idempotency_key,
+    }
+    message = smtp.build(payload, courier.clock.now())
+    recipients = [*payload["to"], *payload.get("cc", []), *payload.get("bcc", [])]
+    delivery = smtp.send(server, message, recipients)
+    delivery.info.setdefault("message_id", payload["message_id"])
+    delivery.info["to"] = recipients
     return delivery

@@ -14,6 +14,7 @@ from stageflow.adapters.db.engine import READ_ONLY, FairLock, write_lock
 from stageflow.adapters.db.repositories.activities import ActivityRepository
 from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
 from stageflow.adapters.db.repositories.conversations import ConversationRepository
+from stageflow.adapters.db.repositories.email import EmailTemplateRepository
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
 from stageflow.adapters.db.repositories.outbox import OutboxRepository
@@ -71,6 +72,7 @@ class UnitOfWork:
     conversations: ConversationRepository
     segments: SegmentRepository
     outbox: OutboxRepository
+    email_templates: EmailTemplateRepository
 
     def __init__(
         self,
@@ -138,6 +140,7 @@ class UnitOfWork:
         self.conversations = ConversationRepository(conn)
         self.segments = SegmentRepository(conn)
         self.outbox = OutboxRepository(conn)
+        self.email_templates = EmailTemplateRepository(conn)
         self.runs_created = 0
         return self
 

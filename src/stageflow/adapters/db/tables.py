@@ -559,3 +559,21 @@ workspace_secrets = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "name", name="pk_workspace_secrets"),
 )
+
+# Named email templates (subject, HTML and text, each a sandboxed Jinja2 template) that the
+# send_email action renders for a record.
+email_templates = Table(
+    "email_templates",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(120), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_email_templates_name"),
+    sqlite_autoincrement=True,
+)

@@ -23,6 +23,7 @@ from stageflow.entrypoints.api.routes import (
     automations,
     conversations,
     deliveries,
+    email,
     lifecycle,
     pipelines,
     records,
@@ -80,6 +81,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         users,
         automations,
         deliveries,
+        email,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

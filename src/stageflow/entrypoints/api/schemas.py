@@ -411,3 +411,27 @@ class DeliveryOut(BaseModel):
             created_at=row.created_at,
             delivered_at=row.delivered_at,
         )
+
+
+class EmailTemplateOut(BaseModel):
+    id: int
+    name: str
+    subject: str
+    html: str
+    text: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> EmailTemplateOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            subject=row.subject,
+            html=row.html,
+            text=row.text,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

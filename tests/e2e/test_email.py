@@ -1,0 +1,284 @@
+"""The send_email action against a real SMTP server (aiosmtpd) on loopback: what arrives, how
+failures are retried, and exactly one message after a courier dies between render and send."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from stageflow.bootstrap import App
+from stageflow.domain.clock import VirtualClock
+from tests.conftest import Api
+
+
+@dataclass
+class Mailbox:
+    """Messages the server accepted, and answers to give instead of accepting."""
+
+    port: int = 0
+    accepted: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    data_answers: list[str] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    attempts: int = 0
+
+
+class Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.box.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.box.attempts += 1
+        if self.box.data_answers:
+            return self.box.data_answers.pop(0)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.box.accepted.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    controller = Controller(Handler(box), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def _setup(api: Api, box: Mailbox) -> None:
+    api.put(
+        "/workspace/smtp",
+        {
+            "host": "127.0.0.1",
+            "port": box.port,
+            "security": "none",
+            "username": None,
+            "password": "not-shown",
+            "from_address": "sales@acme.example",
+            "from_name": "Acme Sales",
+        },
+    )
+    api.post(
+        "/email-templates",
+        {
+            "name": "welcome",
+            "subject": "Welcome, {{ record.name }}",
+            "html": "<p>Hello {{ contact.first_name }}, your deal {{ record.name }} is in.</p>",
+            "text": "Hello {{ contact.first_name }}, your deal {{ record.name }} is in.",
+        },
+    )
+
+
+def _rule(**settings: Any) -> dict[str, Any]:
+    return {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "steps": [
+            {
+                "id": "mail",
+                "type": "action",
+                "action": "send_email",
+                "settings": {"template": "welcome", "to": [{"role": "contact"}], **settings},
+            }
+        ],
+    }
+
+
+def _deal(api: Api, **settings: Any) -> dict[str, Any]:
+    api.post("/automations", {"name": "Welcome", "definition": _rule(**settings), "publish": True})
+    contact = api.post(
+        "/contacts", {"fields": {"first_name": "Ann", "email": "ann@customer.example"}}
+    )
+    return api.post(  # type: ignore[no-any-return]
+        "/deals", {"name": "Roof", "associations": {"contact": [contact["id"]]}}
+    )
+
+
+def _tick(api: Api, by: str = "PT0S") -> None:
+    api.post("/admin/clock/advance", {"by": by}, expect=200)
+
+
+def _delivery(api: Api, deal: dict[str, Any]) -> dict[str, Any]:
+    (delivery,) = api.get(f"/deliveries?record={deal['id']}")["items"]
+    return delivery  # type: ignore[no-any-return]
+
+
+def test_the_message_arrives_rendered_with_its_attachment(api: Api, mailbox: Mailbox) -> None:
+    _setup(api, mailbox)
+    owner = api.get("/me")
+    deal = _deal(
+        api,
+        to=[{"role": "contact"}, {"role": "owner"}],
+        cc=[{"role": "address", "address": "boss@acme.example"}],
+        bcc=[{"role": "address", "address": "archive@acme.example"}],
+        reply_to="help@acme.example",
+        attachments=[{"filename": "deal.txt", "content": "Deal: {{ record.name }}"}],
+    )
+    _tick(api)
+    _tick(api)
+
+    ((envelope, message),) = mailbox.accepted
+    owner_email = owner["user"]["email"]
+    assert sorted(envelope) == sorted(
+        ["ann@customer.example", owner_email, "boss@acme.example", "archive@acme.example"]
+    )
+    assert message["Subject"] == "Welcome, Roof"
+    assert message["From"] == "Acme Sales <sales@acme.example>"
+    assert message["To"] == f"ann@customer.example, {owner_email}"
+    assert message["Cc"] == "boss@acme.example"
+    assert message["Bcc"] is None  # blind copies are in the envelope only
+    assert message["Reply-To"] == "help@acme.example"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and text.get_content().strip() == "Hello Ann, your deal Roof is in."
+    assert html is not None and "<p>Hello Ann, your deal Roof is in.</p>" in html.get_content()
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_filename() == "deal.txt"
+    assert attachment.get_payload(decode=True) == b"Deal: Roof"
+
+    delivery = _delivery(api, deal)
+    assert delivery["status"] == "delivered"
+    assert message["Message-ID"] == delivery["last_result"]["message_id"]
+    assert message["X-Stageflow-Delivery"] == delivery["idempotency_key"]
+
+
+def test_a_temporary_failure_is_retried_with_the_same_message_id(
+    api: Api, mailbox: Mailbox
+) -> None:
+    _setup(api, mailbox)
+    mailbox.data_answers.append("451 4.3.0 try again later")
+    deal = _deal(api)
+    _tick(api)
+    first = _delivery(api, deal)
+    assert first["status"] == "pending" and "451" in first["last_error"]
+    assert mailbox.accepted == []
+    _tick(api, "PT30S")
+    ((_, message),) = mailbox.accepted
+    assert mailbox.attempts == 2
+    done = _delivery(api, deal)
+    assert done["status"] == "delivered" and done["attempts"] == 2
+    assert message["Message-ID"] == done["last_result"]["message_id"]
+
+
+def test_exactly_one_message_when_the_courier_dies_between_render_and_send(
+    api: Api, app: App, clock: VirtualClock, mailbox: Mailbox
+) -> None:
+    _setup(api, mailbox)
+    deal = _deal(api)
+    worker = app.worker()
+    worker.tick()  # the run renders the message and queues it, in its transaction
+    with app.uow() as uow:  # a courier claims it and dies before sending
+        now = clock.now()
+        claimed = uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+        uow.commit()
+    assert [r.record_id for r in claimed] == [deal["id"]]
+
+    worker.run_until_idle()
+    assert mailbox.accepted == []  # still leased to the dead courier
+    clock.advance(timedelta(seconds=91))
+    worker.run_until_idle()
+    worker.run_until_idle()
+    assert len(mailbox.accepted) == 1
+    assert _delivery(api, deal)["attempts"] == 2
+
+
+def test_a_refused_recipient_fails_at_once(api: Api, mailbox: Mailbox) -> None:
+    _setup(api, mailbox)
+    mailbox.refuse.add("ann@customer.example")
+    deal = _deal(api)
+    _tick(api)
+    _tick(api, "P1D")
+    failed = _delivery(api, deal)
+    assert failed["status"] == "failed" and "550" in failed["last_error"]
+    assert failed["attempts"] == 1 and mailbox.accepted == []
+
+
+def test_prerequisites_are_named_on_save(api: Api, mailbox: Mailbox) -> None:
+    error = api.post(
+        "/automations", {"name": "No SMTP", "definition": _rule(), "publish": True}, expect=422
+    )
+    assert "SMTP" in error["message"]
+    _setup(api, mailbox)
+    for settings, words in (
+        ({"template": "missing"}, "no email template named 'missing'"),
+        ({"to": [{"role": "user", "user_id": 999_999}]}, "no user 999999"),
+        ({"to": [{"role": "user_field", "field": "amount"}]}, "not a user field"),
+        ({"to": [{"role": "address", "address": "not-an-address"}]}, "not an email address"),
+        ({"to": []}, "to"),
+        ({"attachments": [{"filename": "../x", "content": "x"}]}, "not a plain file name"),
+    ):
+        error = api.post(
+            "/automations",
+            {"name": "Bad", "definition": _rule(**settings), "publish": True},
+            expect=422,
+        )
+        assert words in error["message"], (settings, error)
+
+
+def test_template_fields_are_checked_against_the_record(api: Api, mailbox: Mailbox) -> None:
+    _setup(api, mailbox)
+    api.post(
+        "/email-templates",
+        {"name": "typo", "subject": "Hi {{ record.colour }}", "text": "x"},
+    )
+    error = api.post(
+        "/automations",
+        {"name": "Typo", "definition": _rule(template="typo"), "publish": True},
+        expect=422,
+    )
+    assert "colour" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ ''.__class__.__mro__ }}", "{{ record.name.__class__ }}", "{{ lipsum.__globals__ }}"],
+)
+def test_template_injection_is_refused(api: Api, source: str) -> None:
+    error = api.post(
+        "/email-templates", {"name": "evil", "subject": "x", "html": source}, expect=422
+    )
+    assert error["field"] == "html"
+
+
+def test_templates_and_smtp_settings_through_the_api(api: Api, mailbox: Mailbox) -> None:
+    assert api.get("/workspace/smtp") == {"configured": False}
+    _setup(api, mailbox)
+    view = api.get("/workspace/smtp")
+    assert view["configured"] and view["has_password"] and "password" not in view
+    (template,) = api.get("/email-templates")
+    changed = api.patch(f"/email-templates/{template['id']}", {"subject": "Hi {{ record.name }}"})
+    assert changed["version"] == 2
+    api.post("/email-templates", {"name": "welcome", "subject": "s", "text": "t"}, expect=409)
+    api.post("/email-templates", {"name": "empty", "subject": "s"}, expect=422)
+    api.delete(f"/email-templates/{template['id']}", expect=204)
+    assert api.get("/email-templates") == []
+    bad = api.put(
+        "/workspace/smtp",
+        {"host": "127.0.0.1", "from_address": "nobody"},
+        expect=422,
+    )
+    assert bad["field"] == "from_address"
