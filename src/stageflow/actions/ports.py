@@ -36,6 +36,18 @@ class CrmPort(Protocol):
 
     def move_record(self, record_id: int, stage_id: int) -> None: ...
 
+    def copy_record(
+        self,
+        record_id: int,
+        *,
+        name: str,
+        pipeline_id: int | None,
+        stage_id: int | None,
+        owner_id: int | None,
+        associations: bool,
+    ) -> int:
+        """A new record of the same type with all of ``record_id``'s field data."""
+
     def log_activity(
         self,
         record_id: int,
@@ -49,6 +61,9 @@ class CrmPort(Protocol):
 
     def record(self, record_id: int) -> Mapping[str, Any]:
         """The record as a template/condition sees it (``id``, ``name``, fields…)."""
+
+    def notify(self, user_ids: list[int], *, title: str, body: str, record_id: int | None) -> None:
+        """In-app notifications for users, in the run's transaction."""
 
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         """A user of the workspace (``id``, ``email``, ``name``), or None."""

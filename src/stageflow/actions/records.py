@@ -122,3 +122,53 @@ def create_record(ctx: ActionContext, settings: CreateRecord) -> dict[str, Any]:
         associations=associations,
     )
     return {"created": {"object_type": settings.object_type, "id": record_id}}
+
+
+class CopyRecord(Settings):
+    pipeline_id: int | None = Field(None, description="Default: the record's own pipeline")
+    stage_id: int | None = Field(None, description="Default: the pipeline's first stage")
+    name: str | None = Field(None, description="Template; default '<name> Copy'")
+    owner_id: int | None = Field(None, description="Default: the record's owner")
+    copy_associations: bool = Field(True, description="Link the copy to the same contacts…")
+
+
+def _check_copy(ctx: SaveContext, settings: CopyRecord) -> None:
+    if ctx.object_type is None:
+        raise SettingsInvalid("copy_record needs a record to copy")
+    pipelines: dict[int, tuple[str, frozenset[int]]] = ctx.extra.get("pipelines", {})
+    if settings.pipeline_id is not None:
+        found = pipelines.get(settings.pipeline_id)
+        if found is None or found[0] != ctx.object_type:
+            raise SettingsInvalid(
+                f"there is no {ctx.object_type} pipeline {settings.pipeline_id}", "pipeline_id"
+            )
+        stages = found[1]
+    else:
+        stages = ctx.stage_ids
+    if settings.stage_id is not None and settings.stage_id not in stages:
+        where = f"pipeline {settings.pipeline_id}" if settings.pipeline_id else "this pipeline"
+        raise SettingsInvalid(f"there is no stage {settings.stage_id} in {where}", "stage_id")
+    if settings.owner_id is not None and settings.owner_id not in ctx.user_ids:
+        raise SettingsInvalid(f"there is no user {settings.owner_id}", "owner_id")
+
+
+@registry.register(
+    "copy_record",
+    CopyRecord,
+    description="Copy the record (e.g. a won deal into the delivery pipeline) with its fields",
+    check=_check_copy,
+)
+def copy_record(ctx: ActionContext, settings: CopyRecord) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    source = ctx.crm.record(ctx.record_id)
+    name = resolve(ctx, settings.name) if settings.name else f"{source.get('name')} Copy"
+    owner_id = settings.owner_id if settings.owner_id is not None else source.get("owner_id")
+    copy_id = ctx.crm.copy_record(
+        ctx.record_id,
+        name=str(name),
+        pipeline_id=settings.pipeline_id,
+        stage_id=settings.stage_id,
+        owner_id=owner_id,
+        associations=settings.copy_associations,
+    )
+    return {"copy": {"object_type": source.get("object"), "id": copy_id}}

@@ -89,6 +89,7 @@ class EventType(StrEnum):
     DELIVERY_FAILED = "DeliveryFailed"
     EMAIL_TEMPLATE_SAVED = "EmailTemplateSaved"
     EMAIL_TEMPLATE_DELETED = "EmailTemplateDeleted"
+    USER_NOTIFIED = "UserNotified"
 
 
 @dataclass(slots=True)

@@ -120,6 +120,11 @@ def _save_context(
                 for row in uow.email_templates.list(workspace_id)
             },
             "user_fields": _user_fields(uow, workspace_id, object_type),
+            "pipelines": {
+                p.id: (p.object_type.value, frozenset(s.id for s in p.stages if s.id))
+                for p in uow.pipelines.list(workspace_id)
+                if p.id is not None
+            },
         },
     )
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from stageflow.domain.activities import ActivityType
-from stageflow.domain.events import Actor
+from stageflow.domain.errors import NotFound
+from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
 from stageflow.services import activities, records
@@ -92,6 +93,34 @@ class ServiceCrm:
         )
         self.on_change()
 
+    def copy_record(
+        self,
+        record_id: int,
+        *,
+        name: str,
+        pipeline_id: int | None,
+        stage_id: int | None,
+        owner_id: int | None,
+        associations: bool,
+    ) -> int:
+        source = self.uow.records.get(self.principal.workspace_id, record_id)
+        if source is None:
+            raise NotFound(f"record {record_id} not found")
+        linked = self.uow.records.associations([record_id])[record_id] if associations else {}
+        cmd = CreateRecord.model_validate(
+            {
+                "name": name,
+                "fields": dict(source.fields),
+                "owner_id": owner_id,
+                "pipeline_id": pipeline_id if pipeline_id is not None else source.pipeline_id,
+                "stage_id": stage_id,
+                "associations": {kind: ids for kind, ids in linked.items() if ids},
+            }
+        )
+        copy = records.create_record(self.uow, self.principal, source.object_type, cmd, self.actor)
+        assert copy.id is not None
+        return copy.id
+
     def log_activity(
         self,
         record_id: int,
@@ -117,6 +146,31 @@ class ServiceCrm:
     def record(self, record_id: int) -> Mapping[str, Any]:
         found = self.uow.records.get(self.principal.workspace_id, record_id)
         return record_dict(self.uow, found) if found else {}
+
+    def notify(self, user_ids: list[int], *, title: str, body: str, record_id: int | None) -> None:
+        ws = self.principal.workspace_id
+        now = self.uow.clock.now()
+        self.uow.notifications.add(
+            ws,
+            user_ids,
+            title=title,
+            body=body,
+            record_id=record_id,
+            run_id=self.actor.run_id,
+            now=now,
+        )
+        self.uow.emit(
+            [
+                Event(
+                    EventType.USER_NOTIFIED,
+                    ws,
+                    self.actor,
+                    now,
+                    record_id=record_id,
+                    data={"user_ids": user_ids, "title": title},
+                )
+            ]
+        )
 
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         row = self.uow.users.get(self.principal.workspace_id, user_id)

@@ -17,6 +17,7 @@ from stageflow.adapters.db.repositories.conversations import ConversationReposit
 from stageflow.adapters.db.repositories.email import EmailTemplateRepository
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
+from stageflow.adapters.db.repositories.notifications import NotificationRepository
 from stageflow.adapters.db.repositories.outbox import OutboxRepository
 from stageflow.adapters.db.repositories.pipelines import (
     FieldRepository,
@@ -73,6 +74,7 @@ class UnitOfWork:
     segments: SegmentRepository
     outbox: OutboxRepository
     email_templates: EmailTemplateRepository
+    notifications: NotificationRepository
 
     def __init__(
         self,
@@ -141,6 +143,7 @@ class UnitOfWork:
         self.segments = SegmentRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.email_templates = EmailTemplateRepository(conn)
+        self.notifications = NotificationRepository(conn)
         self.runs_created = 0
         return self
 

@@ -577,3 +577,20 @@ email_templates = Table(
     UniqueConstraint("workspace_id", "name", name="uq_email_templates_name"),
     sqlite_autoincrement=True,
 )
+
+# In-app notifications for users (the notify_user action), newest first per user.
+notifications = Table(
+    "notifications",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("user_id", ID, nullable=False),
+    Column("record_id", ID),
+    Column("run_id", ID),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("read_at", UTCDateTime()),
+    Index("ix_notifications_user", "workspace_id", "user_id", "id"),
+    sqlite_autoincrement=True,
+)

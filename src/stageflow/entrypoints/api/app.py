@@ -25,6 +25,7 @@ from stageflow.entrypoints.api.routes import (
     deliveries,
     email,
     lifecycle,
+    notifications,
     pipelines,
     records,
     segments,
@@ -82,6 +83,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         automations,
         deliveries,
         email,
+        notifications,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

@@ -435,3 +435,25 @@ class EmailTemplateOut(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+class NotificationOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    record_id: int | None
+    run_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> NotificationOut:
+        return cls(
+            id=row.id,
+            title=row.title,
+            body=row.body,
+            record_id=row.record_id,
+            run_id=row.run_id,
+            created_at=row.created_at,
+            read_at=row.read_at,
+        )

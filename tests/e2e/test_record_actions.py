@@ -1,0 +1,190 @@
+"""Record actions of the action library through the API: copy_record (SPEC B3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+
+def _won(api: Api) -> int:
+    pipeline = next(p for p in api.get("/pipelines?object_type=deal") if p["is_default"])
+    return next(s["id"] for s in pipeline["stages"] if s["name"] == "Closed Won")  # type: ignore[no-any-return]
+
+
+def _delivery_pipeline(api: Api) -> dict[str, Any]:
+    return api.post(  # type: ignore[no-any-return]
+        "/pipelines",
+        {
+            "object_type": "deal",
+            "name": "Delivery",
+            "stages": [
+                {"name": "Planning"},
+                {"name": "Installing"},
+                {"name": "Done", "kind": "won"},
+            ],
+        },
+    )
+
+
+def _copy_rule(won: int, **settings: Any) -> dict[str, Any]:
+    return {
+        "trigger": {"type": "stage_entered", "object_type": "deal", "stage_id": won},
+        "steps": [{"id": "copy", "type": "action", "action": "copy_record", "settings": settings}],
+    }
+
+
+def _won_deal(api: Api) -> dict[str, Any]:
+    contact = api.post("/contacts", {"fields": {"first_name": "Ann", "email": "ann@x.example"}})
+    deal = api.post(
+        "/deals",
+        {"name": "Roof", "fields": {"amount": 1200}, "associations": {"contact": [contact["id"]]}},
+    )
+    api.post(f"/deals/{deal['id']}/move", {"stage_id": _won(api)}, expect=200)
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+    return deal  # type: ignore[no-any-return]
+
+
+def test_won_deal_is_copied_into_the_delivery_pipeline(api: Api) -> None:
+    delivery = _delivery_pipeline(api)
+    api.post(
+        "/automations",
+        {
+            "name": "Hand over",
+            "definition": _copy_rule(_won(api), pipeline_id=delivery["id"]),
+            "publish": True,
+        },
+    )
+    deal = _won_deal(api)
+    copy = next(d for d in api.get("/deals")["items"] if d["id"] != deal["id"])
+    original = api.get(f"/deals/{deal['id']}")
+    assert copy["name"] == "Roof Copy"
+    assert copy["pipeline_id"] == delivery["id"]
+    assert copy["stage_id"] == delivery["stages"][0]["id"]
+    assert copy["fields"] == original["fields"]
+    assert copy["owner_id"] == original["owner_id"]
+    assert copy["associations"] == original["associations"]
+    (run,) = api.get(f"/runs?record={deal['id']}")["items"]
+    step = api.get(f"/runs/{run['id']}")["steps"][-1]
+    assert step["output"]["copy"] == {"object_type": "deal", "id": copy["id"]}
+
+
+def test_copy_takes_a_name_template_a_stage_and_no_associations(api: Api) -> None:
+    delivery = _delivery_pipeline(api)
+    installing = delivery["stages"][1]["id"]
+    api.post(
+        "/automations",
+        {
+            "name": "Hand over",
+            "definition": _copy_rule(
+                _won(api),
+                pipeline_id=delivery["id"],
+                stage_id=installing,
+                name="Install: {{ record.name }} ({{ record.amount }})",
+                copy_associations=False,
+            ),
+            "publish": True,
+        },
+    )
+    deal = _won_deal(api)
+    copy = next(d for d in api.get("/deals")["items"] if d["id"] != deal["id"])
+    assert copy["name"] == "Install: Roof (1200)"
+    assert copy["stage_id"] == installing
+    assert copy["associations"].get("contact", []) == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"pipeline_id": 999_999}, "no deal pipeline 999999"),
+        ({"stage_id": 999_999}, "no stage 999999"),
+        ({"owner_id": 999_999}, "no user 999999"),
+        ({"name": "{{ record.colour }}"}, "colour"),
+    ],
+)
+def test_copy_settings_are_checked_on_save(api: Api, settings: dict[str, Any], words: str) -> None:
+    error = api.post(
+        "/automations",
+        {"name": "Bad", "definition": _copy_rule(_won(api), **settings), "publish": True},
+        expect=422,
+    )
+    assert words in error["message"]
+
+
+def test_a_stage_of_another_pipeline_is_refused(api: Api) -> None:
+    delivery = _delivery_pipeline(api)
+    default = next(p for p in api.get("/pipelines?object_type=deal") if p["is_default"])
+    error = api.post(
+        "/automations",
+        {
+            "name": "Bad",
+            "definition": _copy_rule(
+                _won(api), pipeline_id=delivery["id"], stage_id=default["stages"][0]["id"]
+            ),
+            "publish": True,
+        },
+        expect=422,
+    )
+    assert f"pipeline {delivery['id']}" in error["message"]
+
+
+def _notify_rule(**settings: Any) -> dict[str, Any]:
+    return {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "steps": [{"id": "tell", "type": "action", "action": "notify_user", "settings": settings}],
+    }
+
+
+def test_users_are_notified_in_the_app(api: Api) -> None:
+    installer = api.post(
+        "/users", {"email": "ivan@installers.example", "name": "Ivan", "role": "agent"}
+    )
+    installer_api = Api(
+        api.client, api.post("/tokens", {"name": "t", "user_id": installer["id"]})["token"]
+    )
+    api.post("/fields/deal", {"key": "installer", "type": "user"})
+    api.post(
+        "/automations",
+        {
+            "name": "Tell",
+            "definition": _notify_rule(
+                users=[{"role": "owner"}, {"role": "user_field", "field": "installer"}],
+                title="New deal: {{ record.name }}",
+                body="Amount {{ record.amount }}",
+            ),
+            "publish": True,
+        },
+    )
+    deal = api.post(
+        "/deals", {"name": "Roof", "fields": {"amount": 900, "installer": installer["id"]}}
+    )
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+
+    (mine,) = api.get("/notifications")["items"]
+    (theirs,) = installer_api.get("/notifications?unread=true")["items"]
+    for note in (mine, theirs):
+        assert note["title"] == "New deal: Roof" and note["body"] == "Amount 900"
+        assert note["record_id"] == deal["id"] and note["read_at"] is None
+    read = api.post(f"/notifications/{mine['id']}/read", {}, expect=200)
+    assert read["read_at"] is not None
+    assert api.get("/notifications?unread=true")["items"] == []
+    installer_api.post(f"/notifications/{mine['id']}/read", {}, expect=404)  # not theirs
+    assert installer_api.post("/notifications/read-all", {}, expect=200) == {"marked": 1}
+    timeline = api.get(f"/deals/{deal['id']}/timeline")["items"]
+    assert "UserNotified" in [e["type"] for e in timeline]
+
+
+def test_notify_settings_are_checked_on_save(api: Api) -> None:
+    for users, words in (
+        ([{"role": "user", "user_id": 999_999}], "no user 999999"),
+        ([{"role": "user_field", "field": "amount"}], "not a user field"),
+        ([{"role": "user"}], "needs 'user_id'"),
+    ):
+        error = api.post(
+            "/automations",
+            {"name": "Bad", "definition": _notify_rule(users=users, title="x"), "publish": True},
+            expect=422,
+        )
+        assert words in error["message"], error
