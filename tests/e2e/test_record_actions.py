@@ -188,3 +188,41 @@ def test_notify_settings_are_checked_on_save(api: Api) -> None:
             expect=422,
         )
         assert words in error["message"], error
+
+
+def test_an_action_runs_only_for_its_channels(api: Api) -> None:
+    """SPEC E4: each action applies to chosen channels (the record's source); default all."""
+    definition = {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "steps": [
+            {
+                "id": "web_only",
+                "type": "action",
+                "action": "set_field",
+                "settings": {"fields": {"amount": 1}},
+                "channels": ["web_form"],
+            },
+            {
+                "id": "every_channel",
+                "type": "action",
+                "action": "set_field",
+                "settings": {"fields": {"name": "{{ record.name }}!"}},
+            },
+        ],
+    }
+    api.post("/automations", {"name": "Channels", "definition": definition, "publish": True})
+    web = api.post("/deals", {"name": "Web", "source": "web_form"})
+    phone = api.post("/deals", {"name": "Phone", "source": "phone"})
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+    assert api.get(f"/deals/{web['id']}")["fields"].get("amount") == 1
+    assert api.get(f"/deals/{phone['id']}")["fields"].get("amount") is None
+    assert api.get(f"/deals/{phone['id']}")["name"] == "Phone!"
+    (run,) = api.get(f"/runs?record={phone['id']}")["items"]
+    skipped = api.get(f"/runs/{run['id']}")["steps"][0]
+    assert "came through phone" in skipped["output"]["skipped"]
+
+    definition["steps"][0]["channels"] = ["carrier_pigeon"]
+    error = api.post(
+        "/automations", {"name": "Bad", "definition": definition, "publish": True}, expect=422
+    )
+    assert "'carrier_pigeon' is not a channel" in error["message"]

@@ -32,6 +32,11 @@ class ActionStep(StepBase):
     action: str = Field(description="A registered action type, e.g. set_field")
     settings: dict[str, Any] = Field(default_factory=dict)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    channels: list[str] | None = Field(
+        None,
+        description="Run only for records that came through these channels (the record's "
+        "source, a source_channel value); empty: every channel (SPEC E4)",
+    )
 
 
 class Branch(BaseModel):

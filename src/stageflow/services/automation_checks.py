@@ -26,7 +26,8 @@ from stageflow.automation.triggers import trigger_object_type
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.fields import FieldType
 from stageflow.domain.filters import conditions, parse_filter
-from stageflow.domain.records import ObjectType
+from stageflow.domain.records import SOURCE_PICKLIST, ObjectType
+from stageflow.services import records
 from stageflow.services.records import field_definitions
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -120,6 +121,9 @@ def _save_context(
                 for row in uow.email_templates.list(workspace_id)
             },
             "user_fields": _user_fields(uow, workspace_id, object_type),
+            "channels": frozenset(
+                records.field_context(uow, workspace_id).picklist_options.get(SOURCE_PICKLIST, ())
+            ),
             "pipelines": {
                 p.id: (p.object_type.value, frozenset(s.id for s in p.stages if s.id))
                 for p in uow.pipelines.list(workspace_id)
@@ -230,6 +234,13 @@ def _check_step(
         action = registry.get(step.action)
         settings = action.parse(step.settings)
         ctx.extra.setdefault("template_fields", template_fields)
+        for channel in step.channels or []:
+            if channel not in ctx.extra["channels"]:
+                raise SettingsInvalid(
+                    f"'{channel}' is not a channel (source_channel: "
+                    f"{', '.join(sorted(ctx.extra['channels']))})",
+                    "channels",
+                )
         if action.check is not None:
             action.check(ctx, settings)
         for text in _strings(step.settings):

@@ -380,6 +380,13 @@ class RunPort:
     ) -> dict[str, Any]:
         action = registry.get(step.action)
         key = f"run-{self.row.id}/{step.id}/{iteration}"
+        if step.channels and self.row.record_id is not None:
+            source = self._load().source
+            if source not in step.channels:
+                return {
+                    "skipped": f"the record came through {source or 'no channel'}; this "
+                    f"action is for {', '.join(step.channels)}"
+                }
         try:
             settings = action.parse(step.settings)
             context = ActionContext(
