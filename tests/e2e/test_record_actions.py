@@ -226,3 +226,105 @@ def test_an_action_runs_only_for_its_channels(api: Api) -> None:
         "/automations", {"name": "Bad", "definition": definition, "publish": True}, expect=422
     )
     assert "'carrier_pigeon' is not a channel" in error["message"]
+
+
+def _deal_stage(api: Api, name: str) -> int:
+    pipeline = next(p for p in api.get("/pipelines?object_type=deal") if p["is_default"])
+    return next(s["id"] for s in pipeline["stages"] if s["name"] == name)  # type: ignore[no-any-return]
+
+
+def test_scheduled_call_is_due_tomorrow_at_14_and_completes_when_the_deal_moves_on(
+    api: Api,
+) -> None:
+    """SPEC B4: "call the client" due tomorrow 14:00 for the deal's owner, completed
+    automatically when the deal leaves the stage."""
+    api.patch("/workspace/settings", {"timezone": "Europe/Rome"})
+    negotiation = _deal_stage(api, "Negotiation")
+    definition = {
+        "trigger": {"type": "stage_entered", "object_type": "deal", "stage_id": negotiation},
+        "steps": [
+            {
+                "id": "call",
+                "type": "action",
+                "action": "schedule_activity",
+                "settings": {
+                    "type": "call",
+                    "subject": "Call the client about {{ record.name }}",
+                    "due_at": "tomorrow 14:00",
+                    "complete_on_stage_exit": True,
+                },
+            },
+            {
+                "id": "note",
+                "type": "action",
+                "action": "create_task",
+                "settings": {"subject": "Send the contract", "due_in": "P2D"},
+            },
+        ],
+    }
+    api.post("/automations", {"name": "Call", "definition": definition, "publish": True})
+    deal = api.post("/deals", {"name": "Roof"})
+    api.post(f"/deals/{deal['id']}/move", {"stage_id": negotiation}, expect=200)
+    now = api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)["now"]
+
+    activities = api.get(f"/activities?record_id={deal['id']}")["items"]
+    call = next(a for a in activities if a["type"] == "call")
+    task = next(a for a in activities if a["type"] == "task")
+    owner = api.get("/me")["user"]["id"]
+    assert call["subject"] == "Call the client about Roof"
+    assert call["responsible_id"] == owner and call["status"] == "open"
+    assert call["complete_on_exit_stage_id"] == negotiation
+    assert _rome_time(call["due_at"]) == (_rome_date(now, days=1), "14:00")
+
+    api.post(f"/deals/{deal['id']}/move", {"stage_id": _deal_stage(api, "Closed Won")}, expect=200)
+    after = {a["id"]: a for a in api.get(f"/activities?record_id={deal['id']}")["items"]}
+    assert after[call["id"]]["status"] == "completed"
+    assert after[task["id"]]["status"] == "open"  # not bound to the stage
+    timeline = api.get(f"/deals/{deal['id']}/timeline")["items"]
+    assert "ActivityCompleted" in [e["type"] for e in timeline]
+
+
+def _rome_time(stamp: str) -> tuple[str, str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromisoformat(stamp).astimezone(ZoneInfo("Europe/Rome"))
+    return local.date().isoformat(), local.strftime("%H:%M")
+
+
+def _rome_date(stamp: str, *, days: int) -> str:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromisoformat(stamp).astimezone(ZoneInfo("Europe/Rome"))
+    return (local.date() + timedelta(days=days)).isoformat()
+
+
+def test_an_activity_can_be_due_relative_to_a_date_field(api: Api) -> None:
+    api.post("/fields/deal", {"key": "install_date", "type": "date"})
+    definition = {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "steps": [
+            {
+                "id": "remind",
+                "type": "action",
+                "action": "schedule_activity",
+                "settings": {
+                    "subject": "Confirm the installers",
+                    "due_field": "install_date",
+                    "due_offset": "-P1D",
+                },
+            }
+        ],
+    }
+    api.post("/automations", {"name": "Remind", "definition": definition, "publish": True})
+    deal = api.post("/deals", {"name": "Roof", "fields": {"install_date": "2031-03-10"}})
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+    (task,) = api.get(f"/activities?record_id={deal['id']}")["items"]
+    assert task["due_at"].startswith("2031-03-09")
+
+    definition["steps"][0]["settings"]["due_field"] = "amount"
+    error = api.post(
+        "/automations", {"name": "Bad", "definition": definition, "publish": True}, expect=422
+    )
+    assert "'amount' is not a date field" in error["message"]

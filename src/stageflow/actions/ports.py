@@ -57,6 +57,7 @@ class CrmPort(Protocol):
         description: str,
         due_at: datetime | None,
         responsible_id: int | None,
+        complete_on_stage_exit: bool = False,
     ) -> int: ...
 
     def record(self, record_id: int) -> Mapping[str, Any]:

@@ -70,6 +70,7 @@ class Activity:
     direction: Direction | None = None
     channel: str | None = None
     completed_at: datetime | None = None
+    complete_on_exit_stage_id: int | None = None
     version: int = 1
     id: int | None = None
     object_type: str = ""

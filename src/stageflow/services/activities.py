@@ -29,6 +29,12 @@ def log_activity(
     responsible = cmd.responsible_id if cmd.responsible_id is not None else record.owner_id
     _check_user(uow, principal, responsible)
     status = cmd.status or _default_status(cmd.type, cmd.outcome)
+    if cmd.complete_on_stage_exit and record.stage_id is None:
+        raise ValidationFailed(
+            f"a {record.object_type.value} without a stage cannot complete the activity on "
+            "leaving it",
+            field="complete_on_stage_exit",
+        )
     now = uow.clock.now()
     activity = Activity(
         workspace_id=principal.workspace_id,
@@ -44,6 +50,7 @@ def log_activity(
         direction=cmd.direction,
         channel=cmd.channel,
         completed_at=now if status is ActivityStatus.COMPLETED else None,
+        complete_on_exit_stage_id=record.stage_id if cmd.complete_on_stage_exit else None,
         created_at=now,
         updated_at=now,
     )

@@ -96,6 +96,9 @@ class CreateActivity(Command):
     outcome: str | None = None
     direction: Direction | None = None
     channel: str | None = Field(None, max_length=40)
+    complete_on_stage_exit: bool = Field(
+        False, description="Complete it when the record leaves its current stage"
+    )
 
 
 class UpdateActivity(Command):

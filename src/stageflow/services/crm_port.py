@@ -130,6 +130,7 @@ class ServiceCrm:
         description: str,
         due_at: datetime | None,
         responsible_id: int | None,
+        complete_on_stage_exit: bool = False,
     ) -> int:
         cmd = CreateActivity(
             record_id=record_id,
@@ -138,6 +139,7 @@ class ServiceCrm:
             description=description,
             due_at=due_at,
             responsible_id=responsible_id,
+            complete_on_stage_exit=complete_on_stage_exit,
         )
         activity = activities.log_activity(self.uow, self.principal, cmd, self.actor)
         assert activity.id is not None

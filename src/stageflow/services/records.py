@@ -7,6 +7,7 @@ from typing import Any
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.filter_sql import compile_filter
+from stageflow.domain.activities import ActivityStatus
 from stageflow.domain.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.fields import FieldContext, FieldDef
@@ -181,6 +182,7 @@ def move_record(
     stage = pipeline.stage(cmd.stage_id)
     assert stage is not None and pipeline.id is not None
     from_kind = _stage_kind(uow, principal.workspace_id, object_type, record.stage_id)
+    previous = record.stage_id
     if record.move(
         pipeline.id,
         cmd.stage_id,
@@ -191,7 +193,19 @@ def move_record(
     ):
         uow.records.save(record, read_version)
         uow.emit(record.events)
+        if previous is not None and previous != record.stage_id:
+            _complete_on_stage_exit(uow, record, previous, actor)
     return record
+
+
+def _complete_on_stage_exit(uow: UnitOfWork, record: Record, stage_id: int, actor: Actor) -> None:
+    """Activities scheduled to last while the record is in a stage complete when it leaves."""
+    assert record.id is not None
+    for activity in uow.activities.open_until_stage_exit(record.workspace_id, record.id, stage_id):
+        read_version = activity.version
+        if activity.change({"status": ActivityStatus.COMPLETED}, actor, uow.clock.now()):
+            uow.activities.save(activity, read_version)
+            uow.emit(activity.events)
 
 
 def delete_record(

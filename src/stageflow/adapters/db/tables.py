@@ -304,6 +304,8 @@ activities = Table(
     Column("direction", String(10)),
     Column("channel", String(40)),
     Column("completed_at", UTCDateTime()),
+    # Set: the activity completes itself when the record leaves this stage (SPEC B4).
+    Column("complete_on_exit_stage_id", ID),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),

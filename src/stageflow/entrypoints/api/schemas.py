@@ -113,6 +113,9 @@ class ActivityOut(BaseModel):
     direction: str | None
     channel: str | None
     completed_at: datetime | None
+    complete_on_exit_stage_id: int | None = Field(
+        description="Completes itself when the record leaves this stage"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -133,6 +136,7 @@ class ActivityOut(BaseModel):
             direction=a.direction.value if a.direction else None,
             channel=a.channel,
             completed_at=a.completed_at,
+            complete_on_exit_stage_id=a.complete_on_exit_stage_id,
             version=a.version,
             created_at=a.created_at,
             updated_at=a.updated_at,

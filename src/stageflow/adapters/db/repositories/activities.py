@@ -22,6 +22,7 @@ _COLUMNS = (
     "outcome",
     "channel",
     "completed_at",
+    "complete_on_exit_stage_id",
     "version",
     "created_at",
     "updated_at",
@@ -61,6 +62,23 @@ class ActivityRepository:
                 f"activity {activity.id} was changed by someone else", field="version"
             )
 
+    def open_until_stage_exit(
+        self, workspace_id: int, record_id: int, stage_id: int
+    ) -> list[Activity]:
+        """The record's open activities that complete when it leaves ``stage_id``."""
+        a = t.activities.c
+        rows = self.conn.execute(
+            select(t.activities)
+            .where(
+                a.workspace_id == workspace_id,
+                a.record_id == record_id,
+                a.status == ActivityStatus.OPEN.value,
+                a.complete_on_exit_stage_id == stage_id,
+            )
+            .order_by(a.id)
+        )
+        return [_activity(r) for r in rows]
+
     def list(
         self,
         workspace_id: int,
@@ -99,6 +117,7 @@ def _activity(row: Any) -> Activity:
         direction=Direction(row.direction) if row.direction else None,
         channel=row.channel,
         completed_at=row.completed_at,
+        complete_on_exit_stage_id=row.complete_on_exit_stage_id,
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
