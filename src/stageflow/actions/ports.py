@@ -66,6 +66,12 @@ class CrmPort(Protocol):
     def notify(self, user_ids: list[int], *, title: str, body: str, record_id: int | None) -> None:
         """In-app notifications for users, in the run's transaction."""
 
+    def open_load(self, object_type: str, user_ids: list[int], field: str | None) -> dict[int, int]:
+        """Open records of a type each user holds (as owner, or in a user field)."""
+
+    def next_turn(self, key: str) -> int:
+        """One more turn of a named rotation, counted in the run's transaction (1, 2, …)."""
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         """A user of the workspace (``id``, ``email``, ``name``), or None."""
 
@@ -107,6 +113,7 @@ class ActionContext:
     template_context_factory: Callable[[], Mapping[str, Any]]
     attempt: int = 1
     outbox: OutboxPort = field(default_factory=NoOutbox)
+    scope: str = ""  # the automation step this runs for, e.g. "automation-7/assign"
     _template_context: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property

@@ -174,6 +174,12 @@ class ServiceCrm:
             ]
         )
 
+    def open_load(self, object_type: str, user_ids: list[int], field: str | None) -> dict[int, int]:
+        return self.uow.records.open_load(self.principal.workspace_id, object_type, user_ids, field)
+
+    def next_turn(self, key: str) -> int:
+        return self.uow.records.next_turn(self.principal.workspace_id, key)
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         row = self.uow.users.get(self.principal.workspace_id, user_id)
         return None if row is None else {"id": row.id, "email": row.email, "name": row.name}

@@ -401,6 +401,7 @@ class RunPort:
                 template_context_factory=lambda: self._template_context(variables),
                 attempt=self.row.attempts + 1 if self.row.failed_step == step.id else 1,
                 outbox=RunOutbox(self.uow, self.row, step.id, key),
+                scope=f"automation-{self.row.automation_id}/{step.id}",
             )
             if self.safe:
                 with self.uow.savepoint():

@@ -596,3 +596,14 @@ notifications = Table(
     Index("ix_notifications_user", "workspace_id", "user_id", "id"),
     sqlite_autoincrement=True,
 )
+
+# Where each round-robin assignment stands (per automation step): the next pick is
+# ``turns`` modulo the team's size, counted up in the transaction that assigns.
+assignment_rotations = Table(
+    "assignment_rotations",
+    metadata,
+    _workspace(),
+    Column("key", String(200), nullable=False),
+    Column("turns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "key", name="pk_assignment_rotations"),
+)

@@ -6,7 +6,18 @@ import builtins
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import update_many
@@ -199,6 +210,49 @@ class RecordRepository:
                     & (t.associations.c.related_id == record_id),
                 )
             )
+        )
+
+    def open_load(
+        self,
+        workspace_id: int,
+        object_type: str,
+        user_ids: builtins.list[int],
+        field: str | None = None,
+    ) -> dict[int, int]:
+        """How many open records (no stage, or an open stage) of a type each user holds, as
+        owner or in a user ``field``. Saved records are written first, so assignments made
+        earlier in this transaction count."""
+        self.flush()
+        r, s = t.records.c, t.stages.c
+        holder = r.owner_id if field is None else r.fields[field].as_integer()
+        rows = self.conn.execute(
+            select(holder, func.count())
+            .select_from(t.records.outerjoin(t.stages, s.id == r.stage_id))
+            .where(
+                r.workspace_id == workspace_id,
+                r.object_type == object_type,
+                holder.in_(user_ids),
+                or_(r.stage_id.is_(None), s.kind == "open"),
+            )
+            .group_by(holder)
+        )
+        counts = dict.fromkeys(user_ids, 0)
+        for user_id, n in rows:
+            counts[int(user_id)] = int(n)
+        return counts
+
+    def next_turn(self, workspace_id: int, key: str) -> int:
+        """Count one more turn of a rotation; returns the turns so far (1 the first time).
+        One statement, so concurrent transactions on PostgreSQL queue on the row."""
+        return int(
+            self.conn.execute(
+                text(
+                    "INSERT INTO assignment_rotations (workspace_id, key, turns) "
+                    "VALUES (:ws, :key, 1) ON CONFLICT (workspace_id, key) "
+                    "DO UPDATE SET turns = assignment_rotations.turns + 1 RETURNING turns"
+                ),
+                {"ws": workspace_id, "key": key},
+            ).scalar_one()
         )
 
     def associations(
