@@ -1,6 +1,6 @@
 """Action types. Importing this package registers the built-in ones."""
 
-from stageflow.actions import activities, assign, email, notify, records, webhook
+from stageflow.actions import activities, assign, email, notify, records, sms, webhook
 from stageflow.actions.registry import registry
 
-__all__ = ["activities", "assign", "email", "notify", "records", "registry", "webhook"]
+__all__ = ["activities", "assign", "email", "notify", "records", "registry", "sms", "webhook"]

@@ -82,14 +82,19 @@ class CrmPort(Protocol):
 class OutboxPort(Protocol):
     """External effects, queued in the run's transaction and delivered after it commits."""
 
-    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
-        """Queue one delivery keyed by the step's idempotency key; returns its id."""
+    def queue(
+        self, kind: str, payload: dict[str, Any], *, max_attempts: int, part: str = ""
+    ) -> int:
+        """Queue one delivery keyed by the step's idempotency key (plus ``part``, for a step
+        that sends several, e.g. one SMS per number); returns its id."""
 
 
 class NoOutbox:
     """For contexts that cannot reach the outside world (e.g. a dry run)."""
 
-    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
+    def queue(
+        self, kind: str, payload: dict[str, Any], *, max_attempts: int, part: str = ""
+    ) -> int:
         raise ValueError(f"a {kind} cannot be sent from here")
 
 

@@ -116,6 +116,7 @@ def _save_context(
                 "webhook_allowlist", []
             ),
             "smtp_configured": bool((workspace.settings if workspace else {}).get("smtp")),
+            "sms_configured": bool((workspace.settings if workspace else {}).get("sms")),
             "email_templates": {
                 row.name: (row.subject, row.html, row.text)
                 for row in uow.email_templates.list(workspace_id)

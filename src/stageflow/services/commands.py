@@ -291,3 +291,18 @@ class SmtpSettings(Command):
     from_address: str = Field(min_length=3, max_length=320)
     from_name: str = Field("", max_length=200)
     timeout_seconds: float = Field(20, gt=0, le=120)
+
+
+class SmsSettings(Command):
+    provider: Literal["http", "console"] = Field(
+        description="http: a provider's HTTP API (generic JSON); console: written to the log "
+        "(for trying things out)"
+    )
+    url: str | None = Field(None, max_length=2000, description="For http: where to POST")
+    authorization: str | None = Field(
+        None,
+        max_length=2000,
+        description="For http: the Authorization header's value; write-only, leave out to "
+        "keep the stored one",
+    )
+    sender: str = Field("", max_length=20, description="The number or name messages come from")

@@ -10,6 +10,7 @@ are events on the record's timeline, so "what did it send, and did it arrive?" h
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets as token
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from stageflow.domain.clock import Clock
 from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.users import Permission, Principal
-from stageflow.services import email
+from stageflow.services import email, sms
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -32,6 +33,7 @@ log = logging.getLogger("stageflow.outbox")
 
 WEBHOOK = "webhook"
 EMAIL = "email"
+SMS = "sms"
 WEBHOOK_SECRET = "webhook_signing"
 FIRST_BACKOFF = timedelta(seconds=30)
 BACKOFF_FACTOR = 4
@@ -183,7 +185,11 @@ class Courier:
         self.box = box
         self.batch_size = batch_size
         self.resolver = resolver
-        self.senders: dict[str, Sender] = {WEBHOOK: _send_webhook, EMAIL: _send_email}
+        self.senders: dict[str, Sender] = {
+            WEBHOOK: _send_webhook,
+            EMAIL: _send_email,
+            SMS: _send_sms,
+        }
 
     def tick(self) -> CourierResult:
         result = CourierResult()
@@ -219,6 +225,8 @@ class Courier:
                 context["secret"] = signing_secret(uow, self.box(), workspace_id)
             if EMAIL in kinds:
                 context["smtp"] = email.smtp_server(uow, self.box(), workspace_id)
+            if SMS in kinds:
+                context["sms_authorization"] = sms.authorization(uow, self.box(), workspace_id)
         except SecretUnreadable as exc:
             context["secret_problem"] = str(exc)
         return context
@@ -331,4 +339,40 @@ def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.D
     delivery = smtp.send(server, message, recipients)
     delivery.info.setdefault("message_id", payload["message_id"])
     delivery.info["to"] = recipients
+    return delivery
+
+
+def _send_sms(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
+    if "secret_problem" in workspace:
+        return http.Delivery(ok=False, error=workspace["secret_problem"])
+    settings = workspace["settings"].get("sms")
+    if not settings:
+        return http.Delivery(
+            ok=False, error="the workspace has no SMS provider (PUT /api/v1/workspace/sms)"
+        )
+    payload = row.payload
+    if settings["provider"] == "console":
+        log.info("SMS to %s from %r: %s", payload["to"], settings.get("sender"), payload["text"])
+        return http.Delivery(ok=True, info={"provider": "console", "to": payload["to"]})
+    target = http.check_target(settings["url"], allow_list(workspace["settings"]), courier.resolver)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "stageflow-sms/1",
+        "Idempotency-Key": row.idempotency_key,
+    }
+    if workspace.get("sms_authorization"):
+        headers["Authorization"] = workspace["sms_authorization"]
+    body = json.dumps(
+        {
+            "to": payload["to"],
+            "from": settings.get("sender") or None,
+            "text": payload["text"],
+            "idempotency_key": row.idempotency_key,
+        },
+        ensure_ascii=False,
+    ).encode()
+    delivery = http.post(
+        target, method="POST", headers=headers, body=body, timeout=http.DEFAULT_TIMEOUT
+    )
+    delivery.info.update(provider="http", to=payload["to"])
     return delivery

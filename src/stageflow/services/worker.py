@@ -317,12 +317,14 @@ class RunOutbox:
     def __init__(self, uow: UnitOfWork, row: Any, step_id: str, key: str) -> None:
         self.uow, self.row, self.step_id, self.key = uow, row, step_id, key
 
-    def queue(self, kind: str, payload: dict[str, Any], *, max_attempts: int) -> int:
+    def queue(
+        self, kind: str, payload: dict[str, Any], *, max_attempts: int, part: str = ""
+    ) -> int:
         return outbox.queue(
             self.uow,
             self.row.workspace_id,
             kind=kind,
-            idempotency_key=self.key,
+            idempotency_key=f"{self.key}#{part}" if part else self.key,
             payload=payload,
             max_attempts=max_attempts,
             run_id=self.row.id,

@@ -1,4 +1,5 @@
-"""`/api/v1/email-templates` and `/api/v1/workspace/smtp`: what the send_email action needs."""
+"""`/api/v1/email-templates`, `/api/v1/workspace/smtp` and `/api/v1/workspace/sms`: what the
+send_email and send_sms actions need."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from fastapi import APIRouter, Depends, Response
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import EmailTemplateOut
 from stageflow.services import email as service
-from stageflow.services.commands import CreateEmailTemplate, SmtpSettings, UpdateEmailTemplate
+from stageflow.services import sms
+from stageflow.services.commands import (
+    CreateEmailTemplate,
+    SmsSettings,
+    SmtpSettings,
+    UpdateEmailTemplate,
+)
 
 router = APIRouter()
-E: list[str | Enum] = ["Email"]
+E: list[str | Enum] = ["Email and SMS"]
 
 
 @router.get("/email-templates", tags=E, summary="Email templates, by name")
@@ -77,5 +84,23 @@ def get_smtp(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
 def set_smtp(cmd: SmtpSettings, caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     with caller.uow() as uow:
         view = service.set_smtp(uow, caller.app.secret_box(), caller.principal, cmd, caller.actor)
+        uow.commit()
+    return view
+
+
+@router.get("/workspace/sms", tags=E, summary="The SMS provider texts are sent through")
+def get_sms(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
+    with caller.uow(read_only=True) as uow:
+        return sms.sms_view(uow, caller.principal)
+
+
+@router.put(
+    "/workspace/sms",
+    tags=E,
+    summary="Set the SMS provider (the authorization is stored encrypted and never shown)",
+)
+def set_sms(cmd: SmsSettings, caller: Caller = Depends(get_caller)) -> dict[str, Any]:
+    with caller.uow() as uow:
+        view = sms.set_sms(uow, caller.app.secret_box(), caller.principal, cmd, caller.actor)
         uow.commit()
     return view
