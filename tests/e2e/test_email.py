@@ -3,71 +3,15 @@ failures are retried, and exactly one message after a courier dies between rende
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from stageflow.bootstrap import App
 from stageflow.domain.clock import VirtualClock
 from tests.conftest import Api
-
-
-@dataclass
-class Mailbox:
-    """Messages the server accepted, and answers to give instead of accepting."""
-
-    port: int = 0
-    accepted: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    data_answers: list[str] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    attempts: int = 0
-
-
-class Handler:
-    def __init__(self, box: Mailbox) -> None:
-        self.box = box
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address in self.box.refuse:
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.box.attempts += 1
-        if self.box.data_answers:
-            return self.box.data_answers.pop(0)
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.box.accepted.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(Handler(box), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    box.port = controller.port
-    try:
-        yield box
-    finally:
-        controller.stop()
+from tests.e2e.conftest import Mailbox
 
 
 def _setup(api: Api, box: Mailbox) -> None:

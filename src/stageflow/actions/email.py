@@ -70,7 +70,7 @@ class SendEmail(BaseModel):
         return value
 
 
-def _check(ctx: SaveContext, settings: SendEmail) -> None:
+def check_email(ctx: SaveContext, settings: SendEmail) -> None:
     if not ctx.extra.get("smtp_configured"):
         raise SettingsInvalid(
             "the workspace has no SMTP server to send email with: set one up first "
@@ -108,9 +108,20 @@ def _check(ctx: SaveContext, settings: SendEmail) -> None:
     SendEmail,
     description="Send an email from a template (SMTP, retried, one Message-ID per step)",
     external=True,
-    check=_check,
+    check=check_email,
 )
 def send_email(ctx: ActionContext, settings: SendEmail) -> dict[str, Any]:
+    files = [
+        (a.filename, a.content_type, ctx.render(a.content).encode()) for a in settings.attachments
+    ]
+    return queue_email(ctx, settings, files)
+
+
+def queue_email(
+    ctx: ActionContext, settings: SendEmail, files: list[tuple[str, str, bytes]]
+) -> dict[str, Any]:
+    """Render ``settings``' template for the record and queue the message with ``files``
+    (name, content type, bytes) attached."""
     template = ctx.crm.email_template(settings.template)
     if template is None:
         raise ValueError(f"the email template '{settings.template}' no longer exists")
@@ -121,14 +132,13 @@ def send_email(ctx: ActionContext, settings: SendEmail) -> dict[str, Any]:
     bcc = [a for a in _addresses(ctx, settings.bcc) if a not in to and a not in cc]
     subject = " ".join(ctx.render(template["subject"]).split())
     attachments = []
-    for attachment in settings.attachments:
-        data = ctx.render(attachment.content).encode()
+    for filename, content_type, data in files:
         if len(data) > MAX_ATTACHMENT:
-            raise ValueError(f"the attachment {attachment.filename} is over 5 MiB")
+            raise ValueError(f"the attachment {filename} is over 5 MiB")
         attachments.append(
             {
-                "filename": attachment.filename,
-                "content_type": attachment.content_type,
+                "filename": filename,
+                "content_type": content_type,
                 "content_b64": base64.b64encode(data).decode(),
                 "sha256": hashlib.sha256(data).hexdigest(),
             }

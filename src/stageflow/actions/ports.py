@@ -72,6 +72,14 @@ class CrmPort(Protocol):
     def next_turn(self, key: str) -> int:
         """One more turn of a named rotation, counted in the run's transaction (1, 2, …)."""
 
+    def report_template(self, name: str) -> Mapping[str, Any] | None:
+        """A named report template (``title``, ``html``), or None."""
+
+    def keep_file(
+        self, record_id: int, *, filename: str, content_type: str, data: bytes, source: str
+    ) -> int:
+        """Keep a file on a record (in the run's transaction); returns its id."""
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         """A user of the workspace (``id``, ``email``, ``name``), or None."""
 

@@ -90,6 +90,9 @@ class EventType(StrEnum):
     EMAIL_TEMPLATE_SAVED = "EmailTemplateSaved"
     EMAIL_TEMPLATE_DELETED = "EmailTemplateDeleted"
     USER_NOTIFIED = "UserNotified"
+    REPORT_TEMPLATE_SAVED = "ReportTemplateSaved"
+    REPORT_TEMPLATE_DELETED = "ReportTemplateDeleted"
+    FILE_ADDED = "FileAdded"
 
 
 @dataclass(slots=True)

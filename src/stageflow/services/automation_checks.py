@@ -117,6 +117,9 @@ def _save_context(
             ),
             "smtp_configured": bool((workspace.settings if workspace else {}).get("smtp")),
             "sms_configured": bool((workspace.settings if workspace else {}).get("sms")),
+            "report_templates": {
+                row.name: (row.title, row.html) for row in uow.reports.templates(workspace_id)
+            },
             "email_templates": {
                 row.name: (row.subject, row.html, row.text)
                 for row in uow.email_templates.list(workspace_id)

@@ -306,3 +306,19 @@ class SmsSettings(Command):
         "keep the stored one",
     )
     sender: str = Field("", max_length=20, description="The number or name messages come from")
+
+
+class CreateReportTemplate(Command):
+    name: str = Field(min_length=1, max_length=120)
+    title: str = Field(min_length=1, max_length=300, description="Template; the PDF's title")
+    html: str = Field(
+        min_length=1,
+        max_length=500_000,
+        description="Template: headings, paragraphs, bold/italic, lists, tables, links",
+    )
+
+
+class UpdateReportTemplate(Command):
+    name: str | None = Field(None, min_length=1, max_length=120)
+    title: str | None = Field(None, min_length=1, max_length=300)
+    html: str | None = Field(None, min_length=1, max_length=500_000)

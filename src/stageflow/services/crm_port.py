@@ -11,7 +11,7 @@ from stageflow.domain.errors import NotFound
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
-from stageflow.services import activities, records
+from stageflow.services import activities, records, reports
 from stageflow.services.commands import CreateActivity, CreateRecord, MoveRecord, UpdateRecord
 from stageflow.services.context import record_dict
 from stageflow.services.unit_of_work import UnitOfWork
@@ -179,6 +179,24 @@ class ServiceCrm:
 
     def next_turn(self, key: str) -> int:
         return self.uow.records.next_turn(self.principal.workspace_id, key)
+
+    def report_template(self, name: str) -> Mapping[str, Any] | None:
+        row = self.uow.reports.template_by_name(self.principal.workspace_id, name)
+        return None if row is None else {"title": row.title, "html": row.html}
+
+    def keep_file(
+        self, record_id: int, *, filename: str, content_type: str, data: bytes, source: str
+    ) -> int:
+        return reports.keep_file(
+            self.uow,
+            self.principal.workspace_id,
+            record_id,
+            filename=filename,
+            content_type=content_type,
+            data=data,
+            source=source,
+            actor=self.actor,
+        )
 
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         row = self.uow.users.get(self.principal.workspace_id, user_id)

@@ -25,6 +25,7 @@ from stageflow.adapters.db.repositories.pipelines import (
     PipelineRepository,
 )
 from stageflow.adapters.db.repositories.records import RecordRepository
+from stageflow.adapters.db.repositories.reports import ReportRepository
 from stageflow.adapters.db.repositories.segments import SegmentRepository
 from stageflow.adapters.db.repositories.workspaces import (
     TokenRepository,
@@ -75,6 +76,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     email_templates: EmailTemplateRepository
     notifications: NotificationRepository
+    reports: ReportRepository
 
     def __init__(
         self,
@@ -144,6 +146,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(conn)
         self.email_templates = EmailTemplateRepository(conn)
         self.notifications = NotificationRepository(conn)
+        self.reports = ReportRepository(conn)
         self.runs_created = 0
         return self
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -606,4 +607,39 @@ assignment_rotations = Table(
     Column("key", String(200), nullable=False),
     Column("turns", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "key", name="pk_assignment_rotations"),
+)
+
+# Report templates: HTML (a sandboxed Jinja2 template) rendered for a record and made a PDF.
+report_templates = Table(
+    "report_templates",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(120), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("html", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_report_templates_name"),
+    sqlite_autoincrement=True,
+)
+
+# Files kept on a record (generated reports), bytes and all.
+files = Table(
+    "files",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("run_id", ID),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_files_record", "workspace_id", "record_id", "id"),
+    sqlite_autoincrement=True,
 )

@@ -28,6 +28,7 @@ from stageflow.entrypoints.api.routes import (
     notifications,
     pipelines,
     records,
+    reports,
     segments,
     users,
 )
@@ -84,6 +85,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         deliveries,
         email,
         notifications,
+        reports,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

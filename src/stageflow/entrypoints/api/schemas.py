@@ -461,3 +461,51 @@ class NotificationOut(BaseModel):
             created_at=row.created_at,
             read_at=row.read_at,
         )
+
+
+class ReportTemplateOut(BaseModel):
+    id: int
+    name: str
+    title: str
+    html: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> ReportTemplateOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            title=row.title,
+            html=row.html,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class FileOut(BaseModel):
+    id: int
+    record_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    source: str = Field(description="What made it, e.g. report:quote")
+    run_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> FileOut:
+        return cls(
+            id=row.id,
+            record_id=row.record_id,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            sha256=row.sha256,
+            source=row.source,
+            run_id=row.run_id,
+            created_at=row.created_at,
+        )
