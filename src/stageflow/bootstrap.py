@@ -48,7 +48,12 @@ class App:
             return self._box
 
     def courier(self) -> Courier:
-        return Courier(self.uow, self.clock, self.secret_box)
+        return Courier(
+            self.uow,
+            self.clock,
+            self.secret_box,
+            public_url=self.settings.resolved_public_url(),
+        )
 
     def worker(self, *, batch_size: int | None = None, name: str = "worker") -> Worker:
         return Worker(

@@ -20,11 +20,16 @@ class Settings(BaseSettings):
     # The key workspace secrets are sealed with (any string). Unset: a key file in data_dir,
     # made on first use. Processes sharing a PostgreSQL database must share the key.
     secret_key: str | None = None
+    # Where providers reach this server (e-signature callbacks); default http://host:port.
+    public_url: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'stageflow.db').as_posix()}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def embedded(self) -> bool:

@@ -31,14 +31,20 @@ class Receiver:
 
     port: int = 0
     received: list[Received] = field(default_factory=list)
-    answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str], float, bytes | None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/deal"
 
-    def answer(self, status: int, headers: dict[str, str] | None = None, delay: float = 0) -> None:
-        self.answers.append((status, headers or {}, delay))
+    def answer(
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        delay: float = 0,
+        body: bytes | None = None,
+    ) -> None:
+        self.answers.append((status, headers or {}, delay, body))
 
 
 @pytest.fixture
@@ -52,10 +58,11 @@ def receiver() -> Iterator[Receiver]:
             state.received.append(
                 Received(self.command, self.path, dict(self.headers.items()), body)
             )
-            status, headers, delay = state.answers.pop(0) if state.answers else (200, {}, 0)
+            answer = state.answers.pop(0) if state.answers else (200, {}, 0, None)
+            status, headers, delay, reply = answer
             if delay:
                 time.sleep(delay)  # a slow server, not test timing: the client times out
-            payload = b'{"ok": true}' if status < 300 else b"nope"
+            payload = reply if reply is not None else b'{"ok": true}' if status < 300 else b"nope"
             try:
                 self.send_response(status)
                 for name, value in headers.items():

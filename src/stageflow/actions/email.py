@@ -88,8 +88,13 @@ def check_email(ctx: SaveContext, settings: SendEmail) -> None:
             templates.check(text, ctx.extra.get("template_fields", {}))
         except templates.TemplateProblem as exc:
             raise SettingsInvalid(f"template '{settings.template}': {exc}", "template") from None
-    for group in ("to", "cc", "bcc"):
-        for i, recipient in enumerate(getattr(settings, group)):
+    check_recipients(ctx, {g: getattr(settings, g) for g in ("to", "cc", "bcc")})
+
+
+def check_recipients(ctx: SaveContext, groups: dict[str, list[Recipient]]) -> None:
+    """Users exist, user fields are user fields, and roles that need a record have one."""
+    for group, recipients in groups.items():
+        for i, recipient in enumerate(recipients):
             where = f"{group}.{i}"
             if recipient.role == "user" and recipient.user_id not in ctx.user_ids:
                 raise SettingsInvalid(f"there is no user {recipient.user_id}", where)
@@ -125,11 +130,11 @@ def queue_email(
     template = ctx.crm.email_template(settings.template)
     if template is None:
         raise ValueError(f"the email template '{settings.template}' no longer exists")
-    to = _addresses(ctx, settings.to)
+    to = addresses(ctx, settings.to)
     if not to:
         raise ValueError("no recipient has an email address")
-    cc = [a for a in _addresses(ctx, settings.cc) if a not in to]
-    bcc = [a for a in _addresses(ctx, settings.bcc) if a not in to and a not in cc]
+    cc = [a for a in addresses(ctx, settings.cc) if a not in to]
+    bcc = [a for a in addresses(ctx, settings.bcc) if a not in to and a not in cc]
     subject = " ".join(ctx.render(template["subject"]).split())
     attachments = []
     for filename, content_type, data in files:
@@ -160,7 +165,7 @@ def queue_email(
     return {"delivery_id": delivery_id, "to": to, "cc": cc, "subject": subject}
 
 
-def _addresses(ctx: ActionContext, recipients: list[Recipient]) -> list[str]:
+def addresses(ctx: ActionContext, recipients: list[Recipient]) -> list[str]:
     """The addresses of recipients, in order, once each; people without one are left out."""
     found: list[str] = []
     record = ctx.crm.record(ctx.record_id) if ctx.record_id is not None else {}

@@ -80,6 +80,11 @@ class CrmPort(Protocol):
     ) -> int:
         """Keep a file on a record (in the run's transaction); returns its id."""
 
+    def add_signature_request(
+        self, record_id: int, *, file_id: int, signers: list[dict[str, Any]]
+    ) -> int:
+        """Record that a document of the record goes out for signature; returns its id."""
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         """A user of the workspace (``id``, ``email``, ``name``), or None."""
 

@@ -27,6 +27,12 @@ def _check_set_field(ctx: SaveContext, settings: SetField) -> None:
 
 
 @registry.register(
+    "update_record",
+    SetField,
+    description="Set fields of the record (e.g. the status): another name for set_field",
+    check=_check_set_field,
+)
+@registry.register(
     "set_field", SetField, description="Set fields of the record", check=_check_set_field
 )
 def set_field(ctx: ActionContext, settings: SetField) -> dict[str, Any]:

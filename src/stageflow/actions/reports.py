@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stageflow.actions.email import Recipient, SendEmail, check_email, queue_email
+from stageflow.actions.email import (
+    Recipient,
+    SendEmail,
+    addresses,
+    check_email,
+    check_recipients,
+    queue_email,
+)
 from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.adapters.pdf import html_to_pdf
@@ -91,6 +98,61 @@ def generate_report(ctx: ActionContext, settings: GenerateReport) -> dict[str, A
         sent = queue_email(ctx, _as_email(settings.email), [(filename, "application/pdf", data)])
         output["email"] = {"delivery_id": sent["delivery_id"], "to": sent["to"]}
     return output
+
+
+class RequestSignature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report: str = Field(min_length=1, description="The report template to sign")
+    filename: str | None = Field(None, max_length=150, description="Template")
+    signers: list[Recipient] = Field(min_length=1, description="As send_email's recipients")
+    message: str = Field("", max_length=5000, description="Template; for the signers")
+    max_attempts: int = Field(6, ge=1, le=20)
+
+
+def _check_signature(ctx: SaveContext, settings: RequestSignature) -> None:
+    if not ctx.extra.get("esign_configured"):
+        raise SettingsInvalid(
+            "the workspace has no e-signature provider: set one up first "
+            "(PUT /api/v1/workspace/esign)"
+        )
+    _check(ctx, GenerateReport(template=settings.report, filename=settings.filename))
+    check_recipients(ctx, {"signers": settings.signers})
+
+
+@registry.register(
+    "request_signature",
+    RequestSignature,
+    description="Send a report for electronic signature through the workspace's provider",
+    external=True,
+    check=_check_signature,
+)
+def request_signature(ctx: ActionContext, settings: RequestSignature) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    made = generate_report(
+        ctx, GenerateReport(template=settings.report, filename=settings.filename)
+    )
+    signers = [{"email": address} for address in addresses(ctx, settings.signers)]
+    if not signers:
+        raise ValueError("no signer has an email address")
+    request_id = ctx.crm.add_signature_request(
+        ctx.record_id, file_id=made["file_id"], signers=signers
+    )
+    delivery_id = ctx.outbox.queue(
+        "esign",
+        {
+            "signature_request_id": request_id,
+            "file_id": made["file_id"],
+            "signers": signers,
+            "message": ctx.render(settings.message) if settings.message else "",
+        },
+        max_attempts=settings.max_attempts,
+    )
+    return {
+        "signature_request_id": request_id,
+        "file_id": made["file_id"],
+        "delivery_id": delivery_id,
+        "signers": signers,
+    }
 
 
 def _file_name(wanted: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -24,6 +25,16 @@ class SecretBox:
     def __init__(self, passphrase: str) -> None:
         digest = hashlib.sha256(passphrase.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._mac_key = hashlib.sha256(b"stageflow-mac:" + passphrase.encode()).digest()
+
+    def token(self, label: str) -> str:
+        """A token for ``label`` only this installation can make (HMAC-SHA256): callback URLs
+        carry one, and it is checked by making it again, so it is stored nowhere."""
+        mac = hmac.new(self._mac_key, label.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def check_token(self, label: str, token: str) -> bool:
+        return hmac.compare_digest(self.token(label), token)
 
     @classmethod
     def from_key_file(cls, path: Path) -> SecretBox:

@@ -149,6 +149,8 @@ def matches(trigger: Any, event: Event) -> bool:
             )
         case "date_reached":
             return date_value(trigger, event) is not None
+        case "signature_completed" | "signature_declined":
+            return True  # the index already chose the event type
         case "lead_disqualified":
             return not trigger.reasons or data.get("reason") in trigger.reasons
     return False

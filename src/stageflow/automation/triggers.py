@@ -102,6 +102,18 @@ class Schedule(TriggerBase):
     segment: dict[str, Any] | None = Field(None, description="Filter the records to enroll")
 
 
+class SignatureCompleted(TriggerBase):
+    """A document sent with request_signature was signed (the provider said so)."""
+
+    type: Literal["signature_completed"] = "signature_completed"
+    object_type: ObjectType | None = Field(None, description="Any record type when empty")
+
+
+class SignatureDeclined(TriggerBase):
+    type: Literal["signature_declined"] = "signature_declined"
+    object_type: ObjectType | None = Field(None, description="Any record type when empty")
+
+
 class Manual(TriggerBase):
     type: Literal["manual"] = "manual"
     object_type: ObjectType
@@ -120,6 +132,8 @@ Trigger = Annotated[
     | LeadDisqualified
     | DateReached
     | Schedule
+    | SignatureCompleted
+    | SignatureDeclined
     | Manual,
     Field(discriminator="type"),
 ]
@@ -137,6 +151,8 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "lifecycle_changed": ("LifecycleChanged",),
     "lead_disqualified": ("LeadDisqualified",),
     "date_reached": ("RecordCreated", "FieldChanged"),
+    "signature_completed": ("SignatureCompleted",),
+    "signature_declined": ("SignatureDeclined",),
     "schedule": (),
     "manual": (),
 }

@@ -93,6 +93,9 @@ class EventType(StrEnum):
     REPORT_TEMPLATE_SAVED = "ReportTemplateSaved"
     REPORT_TEMPLATE_DELETED = "ReportTemplateDeleted"
     FILE_ADDED = "FileAdded"
+    SIGNATURE_REQUESTED = "SignatureRequested"
+    SIGNATURE_COMPLETED = "SignatureCompleted"
+    SIGNATURE_DECLINED = "SignatureDeclined"
 
 
 @dataclass(slots=True)

@@ -117,6 +117,7 @@ def _save_context(
             ),
             "smtp_configured": bool((workspace.settings if workspace else {}).get("smtp")),
             "sms_configured": bool((workspace.settings if workspace else {}).get("sms")),
+            "esign_configured": bool((workspace.settings if workspace else {}).get("esign")),
             "report_templates": {
                 row.name: (row.title, row.html) for row in uow.reports.templates(workspace_id)
             },

@@ -322,3 +322,21 @@ class UpdateReportTemplate(Command):
     name: str | None = Field(None, min_length=1, max_length=120)
     title: str | None = Field(None, min_length=1, max_length=300)
     html: str | None = Field(None, min_length=1, max_length=500_000)
+
+
+class EsignSettings(Command):
+    provider: Literal["http"] = Field(
+        "http", description="A provider's HTTP API, spoken in stageflow's generic JSON"
+    )
+    url: str = Field(min_length=1, max_length=2000, description="Where to POST documents")
+    authorization: str | None = Field(
+        None, max_length=2000, description="The Authorization header's value; write-only"
+    )
+
+
+class SignatureCallback(Command):
+    status: Literal["completed", "declined"]
+    signed_document_b64: str | None = Field(
+        None, max_length=20_000_000, description="The signed PDF, base64"
+    )
+    reason: str | None = Field(None, max_length=1000, description="Why it was declined")

@@ -198,6 +198,41 @@ class ServiceCrm:
             actor=self.actor,
         )
 
+    def add_signature_request(
+        self, record_id: int, *, file_id: int, signers: list[dict[str, Any]]
+    ) -> int:
+        ws = self.principal.workspace_id
+        now = self.uow.clock.now()
+        request_id = self.uow.reports.add_signature_request(
+            ws,
+            record_id=record_id,
+            file_id=file_id,
+            signers=signers,
+            status="requested",
+            run_id=self.actor.run_id,
+            created_at=now,
+            updated_at=now,
+        )
+        record = self.uow.records.get(ws, record_id)
+        self.uow.emit(
+            [
+                Event(
+                    EventType.SIGNATURE_REQUESTED,
+                    ws,
+                    self.actor,
+                    now,
+                    record_id=record_id,
+                    object_type=record.object_type.value if record else None,
+                    data={
+                        "signature_request_id": request_id,
+                        "file_id": file_id,
+                        "signers": signers,
+                    },
+                )
+            ]
+        )
+        return request_id
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         row = self.uow.users.get(self.principal.workspace_id, user_id)
         return None if row is None else {"id": row.id, "email": row.email, "name": row.name}

@@ -10,6 +10,7 @@ are events on the record's timeline, so "what did it send, and did it arrive?" h
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets as token
@@ -25,7 +26,7 @@ from stageflow.domain.clock import Clock
 from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.users import Permission, Principal
-from stageflow.services import email, sms
+from stageflow.services import email, esign, sms
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -34,6 +35,7 @@ log = logging.getLogger("stageflow.outbox")
 WEBHOOK = "webhook"
 EMAIL = "email"
 SMS = "sms"
+ESIGN = "esign"
 WEBHOOK_SECRET = "webhook_signing"
 FIRST_BACKOFF = timedelta(seconds=30)
 BACKOFF_FACTOR = 4
@@ -179,16 +181,23 @@ class Courier:
         *,
         batch_size: int = DEFAULT_BATCH,
         resolver: http.Resolver = http.resolve,
+        public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.box = box
         self.batch_size = batch_size
         self.resolver = resolver
+        self.public_url = public_url.rstrip("/")
         self.senders: dict[str, Sender] = {
             WEBHOOK: _send_webhook,
             EMAIL: _send_email,
             SMS: _send_sms,
+            ESIGN: _send_for_signature,
+        }
+        # What else a final outcome changes, by kind (in the same transaction).
+        self.outcomes: dict[str, Callable[[UnitOfWork, Any, str, http.Delivery], None]] = {
+            ESIGN: _signature_outcome,
         }
 
     def tick(self) -> CourierResult:
@@ -225,6 +234,8 @@ class Courier:
                 context["secret"] = signing_secret(uow, self.box(), workspace_id)
             if EMAIL in kinds:
                 context["smtp"] = email.smtp_server(uow, self.box(), workspace_id)
+            if ESIGN in kinds:
+                context["esign_authorization"] = esign.authorization(uow, self.box(), workspace_id)
             if SMS in kinds:
                 context["sms_authorization"] = sms.authorization(uow, self.box(), workspace_id)
         except SecretUnreadable as exc:
@@ -270,6 +281,8 @@ class Courier:
                 return "retrying"  # another courier took the row over after our lease ran out
             if outcome != "retrying":
                 uow.emit([_final_event(row, outcome, values, now)])
+                if row.kind in self.outcomes:
+                    self.outcomes[row.kind](uow, row, outcome, delivery)
             uow.commit()
         return outcome
 
@@ -376,3 +389,62 @@ def _send_sms(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Del
     )
     delivery.info.update(provider="http", to=payload["to"])
     return delivery
+
+
+def _send_for_signature(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
+    if "secret_problem" in workspace:
+        return http.Delivery(ok=False, error=workspace["secret_problem"])
+    settings = workspace["settings"].get("esign")
+    if not settings:
+        return http.Delivery(
+            ok=False,
+            error="the workspace has no e-signature provider (PUT /api/v1/workspace/esign)",
+        )
+    payload = row.payload
+    request_id = int(payload["signature_request_id"])
+    with courier.uow_factory(read_only=True) as uow:
+        document = uow.reports.file(row.workspace_id, int(payload["file_id"]), data=True)
+    if document is None:
+        return http.Delivery(ok=False, error="the document to sign is gone")
+    target = http.check_target(settings["url"], allow_list(workspace["settings"]), courier.resolver)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "stageflow-esign/1",
+        "Idempotency-Key": row.idempotency_key,
+    }
+    if workspace.get("esign_authorization"):
+        headers["Authorization"] = workspace["esign_authorization"]
+    body = json.dumps(
+        {
+            "reference": row.idempotency_key,
+            "document": {
+                "filename": document.filename,
+                "content_type": document.content_type,
+                "sha256": document.sha256,
+                "content_b64": base64.b64encode(bytes(document.data)).decode(),
+            },
+            "signers": payload["signers"],
+            "message": payload.get("message", ""),
+            "callback_url": esign.callback_url(courier.box(), courier.public_url, request_id),
+        }
+    ).encode()
+    delivery = http.post(
+        target, method="POST", headers=headers, body=body, timeout=http.MAX_TIMEOUT
+    )
+    if delivery.ok:
+        try:
+            answer = json.loads(delivery.response or "{}")
+        except ValueError:
+            answer = {}
+        reference = answer.get("id") if isinstance(answer, dict) else None
+        delivery.info["provider_reference"] = None if reference is None else str(reference)[:200]
+    delivery.info["signature_request_id"] = request_id
+    return delivery
+
+
+def _signature_outcome(uow: UnitOfWork, row: Any, outcome: str, delivery: http.Delivery) -> None:
+    request_id = int(row.payload["signature_request_id"])
+    if outcome == "delivered":
+        esign.sent(uow, request_id, delivery.info.get("provider_reference"))
+    else:
+        esign.not_sent(uow, request_id)

@@ -643,3 +643,24 @@ files = Table(
     Index("ix_files_record", "workspace_id", "record_id", "id"),
     sqlite_autoincrement=True,
 )
+
+# Documents sent for e-signature (request_signature) and what became of them; the provider
+# reports back to a callback URL signed with the installation's key (adapters/crypto).
+signature_requests = Table(
+    "signature_requests",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", ID, nullable=False),
+    Column("signers", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("provider_reference", String(200)),
+    Column("signed_file_id", ID),
+    Column("run_id", ID),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_signature_requests_record", "workspace_id", "record_id", "id"),
+    sqlite_autoincrement=True,
+)

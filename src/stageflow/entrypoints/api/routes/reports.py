@@ -1,17 +1,26 @@
-"""`/api/v1/report-templates` and `/api/v1/files`: report templates for generate_report, and
-the files (PDF reports) kept on records."""
+"""`/api/v1/report-templates`, `/api/v1/files` and e-signature: report templates for
+generate_report, the files (PDF reports) kept on records, the e-signature provider, signature
+requests and the provider's callback."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from stageflow.bootstrap import App
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import FileOut, ReportTemplateOut
+from stageflow.services import esign
 from stageflow.services import reports as service
-from stageflow.services.commands import CreateReportTemplate, UpdateReportTemplate
+from stageflow.services.commands import (
+    CreateReportTemplate,
+    EsignSettings,
+    SignatureCallback,
+    UpdateReportTemplate,
+)
 
 router = APIRouter()
 R: list[str | Enum] = ["Reports and files"]
@@ -95,3 +104,58 @@ def download_file(file_id: PathId, caller: Caller = Depends(get_caller)) -> Resp
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+@router.get("/workspace/esign", tags=R, summary="The e-signature provider")
+def get_esign(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
+    with caller.uow(read_only=True) as uow:
+        return esign.esign_view(uow, caller.principal)
+
+
+@router.put(
+    "/workspace/esign",
+    tags=R,
+    summary="Set the e-signature provider (the authorization is stored encrypted)",
+)
+def set_esign(cmd: EsignSettings, caller: Caller = Depends(get_caller)) -> dict[str, Any]:
+    with caller.uow() as uow:
+        view = esign.set_esign(uow, caller.app.secret_box(), caller.principal, cmd, caller.actor)
+        uow.commit()
+    return view
+
+
+@router.get("/signature-requests", tags=R, summary="A record's signature requests, newest first")
+def signature_requests(
+    caller: Caller = Depends(get_caller), record: int = Query(description="The record's id")
+) -> list[dict[str, Any]]:
+    with caller.uow(read_only=True) as uow:
+        return [
+            {
+                "id": r.id,
+                "record_id": r.record_id,
+                "file_id": r.file_id,
+                "signed_file_id": r.signed_file_id,
+                "signers": r.signers,
+                "status": r.status,
+                "provider_reference": r.provider_reference,
+                "run_id": r.run_id,
+                "created_at": r.created_at,
+                "finished_at": r.finished_at,
+            }
+            for r in esign.requests_of(uow, caller.principal, record)
+        ]
+
+
+@router.post(
+    "/esign/callback/{request_id}/{token}",
+    tags=R,
+    summary="Where the e-signature provider reports an outcome (the URL is the credential)",
+)
+def esign_callback(
+    request_id: PathId, token: str, cmd: SignatureCallback, request: Request
+) -> dict[str, Any]:
+    app: App = request.app.state.stageflow
+    with app.uow() as uow:
+        result = esign.provider_callback(uow, app.secret_box(), request_id, token, cmd)
+        uow.commit()
+    return result
