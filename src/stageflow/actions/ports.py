@@ -85,6 +85,9 @@ class CrmPort(Protocol):
     ) -> int:
         """Record that a document of the record goes out for signature; returns its id."""
 
+    def set_substate(self, record_id: int, substate: str, *, open_: bool) -> bool:
+        """Open or close a sub-state of an opportunity; False if it already was."""
+
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         """A user of the workspace (``id``, ``email``, ``name``), or None."""
 

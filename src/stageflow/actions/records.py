@@ -178,3 +178,36 @@ def copy_record(ctx: ActionContext, settings: CopyRecord) -> dict[str, Any]:
         associations=settings.copy_associations,
     )
     return {"copy": {"object_type": source.get("object"), "id": copy_id}}
+
+
+class Substate(Settings):
+    substate: str = Field(min_length=1, max_length=100, description="e.g. installation")
+
+
+def _check_substate(ctx: SaveContext, settings: Substate) -> None:
+    if ctx.object_type != "opportunity":
+        raise SettingsInvalid("only opportunities have sub-states", "substate")
+
+
+@registry.register(
+    "open_substate",
+    Substate,
+    description="Open a sub-state of the opportunity (SubstateOpened)",
+    check=_check_substate,
+)
+def open_substate(ctx: ActionContext, settings: Substate) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    changed = ctx.crm.set_substate(ctx.record_id, settings.substate, open_=True)
+    return {"substate": settings.substate, "opened": changed}
+
+
+@registry.register(
+    "close_substate",
+    Substate,
+    description="Close a sub-state of the opportunity (SubstateClosed)",
+    check=_check_substate,
+)
+def close_substate(ctx: ActionContext, settings: Substate) -> dict[str, Any]:
+    assert ctx.record_id is not None
+    changed = ctx.crm.set_substate(ctx.record_id, settings.substate, open_=False)
+    return {"substate": settings.substate, "closed": changed}

@@ -96,6 +96,8 @@ class EventType(StrEnum):
     SIGNATURE_REQUESTED = "SignatureRequested"
     SIGNATURE_COMPLETED = "SignatureCompleted"
     SIGNATURE_DECLINED = "SignatureDeclined"
+    SUBSTATE_OPENED = "SubstateOpened"
+    SUBSTATE_CLOSED = "SubstateClosed"
 
 
 @dataclass(slots=True)

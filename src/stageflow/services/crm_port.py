@@ -11,7 +11,7 @@ from stageflow.domain.errors import NotFound
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
-from stageflow.services import activities, records, reports
+from stageflow.services import activities, records, reports, substates
 from stageflow.services.commands import CreateActivity, CreateRecord, MoveRecord, UpdateRecord
 from stageflow.services.context import record_dict
 from stageflow.services.unit_of_work import UnitOfWork
@@ -232,6 +232,10 @@ class ServiceCrm:
             ]
         )
         return request_id
+
+    def set_substate(self, record_id: int, substate: str, *, open_: bool) -> bool:
+        change = substates.open_substate if open_ else substates.close_substate
+        return change(self.uow, self.principal, record_id, substate, self.actor)
 
     def user(self, user_id: int) -> Mapping[str, Any] | None:
         row = self.uow.users.get(self.principal.workspace_id, user_id)

@@ -664,3 +664,16 @@ signature_requests = Table(
     Index("ix_signature_requests_record", "workspace_id", "record_id", "id"),
     sqlite_autoincrement=True,
 )
+
+# Sub-states of opportunities (SPEC E1): each opens and closes on its own.
+record_substates = Table(
+    "record_substates",
+    metadata,
+    _workspace(),
+    Column("record_id", ID, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("substate", String(100), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    PrimaryKeyConstraint("record_id", "substate", name="pk_record_substates"),
+)

@@ -30,6 +30,7 @@ from stageflow.entrypoints.api.routes import (
     records,
     reports,
     segments,
+    substates,
     users,
 )
 
@@ -86,6 +87,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         email,
         notifications,
         reports,
+        substates,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -240,6 +241,50 @@ class RecordRepository:
         for user_id, n in rows:
             counts[int(user_id)] = int(n)
         return counts
+
+    def substates(self, workspace_id: int, record_id: int) -> builtins.list[Any]:
+        s = t.record_substates.c
+        return builtins.list(
+            self.conn.execute(
+                select(t.record_substates)
+                .where(s.workspace_id == workspace_id, s.record_id == record_id)
+                .order_by(s.opened_at, s.substate)
+            )
+        )
+
+    def substate(self, record_id: int, substate: str) -> Any | None:
+        s = t.record_substates.c
+        return self.conn.execute(
+            select(t.record_substates).where(s.record_id == record_id, s.substate == substate)
+        ).first()
+
+    def open_substate(
+        self, workspace_id: int, record_id: int, substate: str, now: datetime
+    ) -> None:
+        s = t.record_substates.c
+        changed = self.conn.execute(
+            update(t.record_substates)
+            .where(s.record_id == record_id, s.substate == substate)
+            .values(status="open", opened_at=now, closed_at=None)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(t.record_substates).values(
+                    workspace_id=workspace_id,
+                    record_id=record_id,
+                    substate=substate,
+                    status="open",
+                    opened_at=now,
+                )
+            )
+
+    def close_substate(self, record_id: int, substate: str, now: datetime) -> None:
+        s = t.record_substates.c
+        self.conn.execute(
+            update(t.record_substates)
+            .where(s.record_id == record_id, s.substate == substate)
+            .values(status="closed", closed_at=now)
+        )
 
     def next_turn(self, workspace_id: int, key: str) -> int:
         """Count one more turn of a rotation; returns the turns so far (1 the first time).
