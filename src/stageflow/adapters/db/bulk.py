@@ -138,11 +138,28 @@ def insert_many(
     if dialect == "sqlite":
         _sqlite_insert(conn, table, columns, tuples, rows, conflicts)
         return
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(_marks(len(columns), dialect))}){conflicts}"
-    )
-    conn.exec_driver_sql(sql, tuples(rows))
+    _pg_insert_unnest(conn, table, columns, tuples(rows), conflicts)
+
+
+_PG_ROWS_PER_STATEMENT = 10_000
+
+
+def _pg_insert_unnest(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: list[tuple[Any, ...]],
+    suffix: str,
+) -> None:
+    """PostgreSQL: one array per column and ``INSERT ... SELECT FROM unnest(...)``: a handful
+    of parameters per statement instead of one per value (psycopg parses every placeholder,
+    and executemany pays a round trip's worth of work per row)."""
+    types = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}){suffix}"
+    for first in range(0, len(values), _PG_ROWS_PER_STATEMENT):
+        chunk = values[first : first + _PG_ROWS_PER_STATEMENT]
+        conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*chunk, strict=True)))
 
 
 _ROWS_PER_STATEMENT = 500  # well under SQLite's 32,766 bound parameters for any of our tables
@@ -201,14 +218,7 @@ def insert_returning_ids(
     if conn.dialect.name != "sqlite":
         if converted:
             raise ValueError("converted rows are for SQLite")
-        dicts = [
-            row if isinstance(row, dict) else dict(zip(columns or (), row, strict=True))
-            for row in rows
-        ]
-        result = conn.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), dicts
-        )
-        return list(result.scalars())
+        return _pg_copy_returning_ids(conn, table, rows, columns)
     # Reading back thousands of ids through SQLAlchemy's result objects cost more than the
     # insert: the DBAPI cursor reads them.
     keyed = columns is None
@@ -216,6 +226,28 @@ def insert_returning_ids(
         columns = list(rows[0])
     tuples = list if converted and not keyed else _tuples(table, columns, "sqlite", keyed=keyed)
     return _sqlite_insert(conn, table, columns, tuples, rows, " RETURNING id")
+
+
+def _pg_copy_returning_ids(
+    conn: Connection, table: Table, rows: Sequence[Row], columns: Sequence[str] | None
+) -> list[int]:
+    """PostgreSQL: take the ids from the table's sequence first (sorted, they are in row
+    order), then COPY the rows in with them. A multi-row INSERT ... RETURNING spent most of
+    its time in psycopg parsing the long statement's placeholders."""
+    keyed = columns is None
+    names = list(rows[0]) if columns is None else list(columns)
+    values = _tuples(table, names, "postgresql", keyed=keyed)(rows)
+    raw: Any = conn.connection.dbapi_connection  # psycopg's Connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table.name, len(values)),
+        )
+        ids = sorted(int(r[0]) for r in cursor.fetchall())
+        with cursor.copy(f"COPY {table.name} (id, {', '.join(names)}) FROM STDIN") as copy:
+            for new_id, row in zip(ids, values, strict=True):
+                copy.write_row((new_id, *row))
+    return ids
 
 
 def update_many(
