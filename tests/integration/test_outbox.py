@@ -126,3 +126,78 @@ def test_an_unknown_kind_fails_clearly(app: App, tenant: Tenant) -> None:
     with app.uow(read_only=True) as uow:
         row = uow.outbox.get(tenant.id, delivery_id)
     assert row.status == "failed" and "pigeon" in row.last_error
+
+
+def test_a_late_courier_cannot_renew_a_lease_another_took_over(
+    app: App, tenant: Tenant, clock: VirtualClock
+) -> None:
+    delivery_id = _queue(app, tenant, "run-3/notify/")
+    with app.uow() as uow:
+        now = clock.now()
+        (first,) = [
+            r
+            for r in uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+            if r.id == delivery_id
+        ]
+        uow.commit()
+    clock.advance(timedelta(seconds=91))
+    with app.uow() as uow:
+        now = clock.now()
+        (second,) = [
+            r
+            for r in uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+            if r.id == delivery_id
+        ]
+        assert not uow.outbox.renew(delivery_id, first.attempts, now + timedelta(minutes=10))
+        assert uow.outbox.renew(delivery_id, second.attempts, now + timedelta(minutes=10))
+        uow.commit()
+
+
+def test_a_last_attempt_with_no_outcome_is_not_sent_again(
+    app: App, tenant: Tenant, clock: VirtualClock
+) -> None:
+    with app.uow() as uow:
+        delivery_id = outbox.queue(
+            uow, tenant.id, kind="test", idempotency_key="once", payload={}, max_attempts=1
+        )
+        now = clock.now()
+        uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)  # then the courier dies
+        uow.commit()
+    sent: list[int] = []
+    clock.advance(timedelta(minutes=2))
+    _courier(app, sent).tick()
+    with app.uow(read_only=True) as uow:
+        row = uow.outbox.get(tenant.id, delivery_id)
+    assert delivery_id not in sent
+    assert row.status == "failed" and "outcome of attempt 1 is unknown" in row.last_error
+
+
+def test_a_name_that_cannot_be_resolved_just_now_is_tried_again(app: App, tenant: Tenant) -> None:
+    from stageflow.adapters.http import LookupFailed
+
+    with app.uow() as uow:
+        delivery_id = outbox.queue(
+            uow,
+            tenant.id,
+            kind="webhook",
+            idempotency_key="dns",
+            payload={
+                "url": "https://hooks.example/x",
+                "method": "POST",
+                "headers": {},
+                "body": "{}",
+                "sign": False,
+            },
+            max_attempts=3,
+        )
+        uow.commit()
+    courier = app.courier()
+
+    def flaky(host: str, port: int) -> list[str]:
+        raise LookupFailed(f"cannot resolve {host!r} just now: Temporary failure")
+
+    courier.resolver = flaky
+    courier.tick()
+    with app.uow(read_only=True) as uow:
+        row = uow.outbox.get(tenant.id, delivery_id)
+    assert row.status == "pending" and "just now" in row.last_error

@@ -78,3 +78,51 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
     body = b'{"a":1}'
     expected = hmac.new(b"whsec_x", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert signature("whsec_x", "1700000000", body) == f"v1={expected}"
+
+
+def test_a_dripping_server_is_cut_off_at_the_timeout() -> None:
+    """httpx's timeout is per read; the whole exchange must still end at the timeout."""
+    import socket
+    import threading
+    import time
+
+    from stageflow.adapters.http import post
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        try:
+            for _ in range(100):
+                conn.sendall(b"x")
+                time.sleep(0.3)  # a slow server (its pace, not the test's clock)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    target = check_target(f"http://127.0.0.1:{port}/", AllowList.parse(["127.0.0.1"]))
+    started = time.monotonic()
+    delivery = post(target, method="POST", headers={}, body=b"{}", timeout=1.0)
+    assert time.monotonic() - started < 2.5
+    assert (
+        not delivery.ok and delivery.retryable and "no answer within 1 s" in (delivery.error or "")
+    )
+    server.close()
+
+
+def test_html_templates_escape_values_and_pdfs_load_no_images() -> None:
+    from stageflow.adapters.pdf import html_to_pdf
+    from stageflow.automation.templates import render_html
+
+    assert render_html("<p>{{ record.name }}</p>", {"record": {"name": "<img src=x>"}}) == (
+        "<p>&lt;img src=x&gt;</p>"
+    )
+    # One pass of removal would join these into a real <img> that fpdf2 would load.
+    pdf = html_to_pdf("<p>a</p><im<img>g src='/nonexistent/secret.png'>", title="t")
+    assert pdf.startswith(b"%PDF")

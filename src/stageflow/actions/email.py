@@ -156,7 +156,7 @@ def queue_email(
             "bcc": bcc,
             "reply_to": settings.reply_to,
             "subject": subject,
-            "html": ctx.render(template["html"]) if template["html"] else "",
+            "html": ctx.render_html(template["html"]) if template["html"] else "",
             "text": ctx.render(template["text"]) if template["text"] else "",
             "attachments": attachments,
         },

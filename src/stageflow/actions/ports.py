@@ -147,3 +147,9 @@ class ActionContext:
         from stageflow.automation.templates import render
 
         return render(source, self.template_context)
+
+    def render_html(self, source: str) -> str:
+        """Render an HTML template, escaping the values it inserts."""
+        from stageflow.automation.templates import render_html
+
+        return render_html(source, self.template_context)

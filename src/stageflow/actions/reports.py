@@ -81,7 +81,7 @@ def generate_report(ctx: ActionContext, settings: GenerateReport) -> dict[str, A
     if template is None:
         raise ValueError(f"the report template '{settings.template}' no longer exists")
     title = " ".join(ctx.render(template["title"]).split())
-    data = html_to_pdf(ctx.render(template["html"]), title=title)
+    data = html_to_pdf(ctx.render_html(template["html"]), title=title)
     if len(data) > MAX_FILE:
         raise ValueError(f"the report is {len(data) // 1024} KiB; at most {MAX_FILE // 1024}")
     wanted = ctx.render(settings.filename) if settings.filename else title

@@ -95,7 +95,11 @@ def webhook(ctx: ActionContext, settings: Webhook) -> dict[str, Any]:
     if len(text.encode()) > MAX_BODY:
         raise ValueError(f"the webhook body is over {MAX_BODY // 1024} KiB")
     headers = {"Content-Type": "application/json", "User-Agent": "stageflow-webhook/1"}
-    headers.update({k: ctx.render(v) if is_template(v) else v for k, v in settings.headers.items()})
+    for name, value in settings.headers.items():
+        rendered = ctx.render(value) if is_template(value) else value
+        if "\r" in rendered or "\n" in rendered:
+            raise ValueError(f"the {name} header's value spans lines once rendered")
+        headers[name] = rendered
     delivery_id = ctx.outbox.queue(
         "webhook",
         {

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ Resolver = Callable[[str, int], list[str]]
 SIGNATURE_HEADER = "X-Stageflow-Signature"
 TIMESTAMP_HEADER = "X-Stageflow-Timestamp"
 MAX_RESPONSE_KEPT = 2000
+MAX_RESPONSE_READ = 64 * 1024
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 30.0
 
@@ -35,11 +37,17 @@ class TargetRefused(ValueError):
     """A URL stageflow will not send to; the message says why and what to do."""
 
 
+class LookupFailed(Exception):
+    """The host name could not be resolved just now (worth trying again later)."""
+
+
 def resolve(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to (system resolver)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_SYSTEM", None)):
+            raise LookupFailed(f"cannot resolve {host!r} just now: {exc.strerror}") from None
         raise TargetRefused(f"cannot resolve {host!r}: {exc.strerror}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -177,34 +185,49 @@ def post(
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     own = client is None
     http = client or httpx.Client(follow_redirects=False, trust_env=False)
+    # httpx's timeout is per network operation; a server dripping its answer a byte at a
+    # time would hold the worker for ever. The whole exchange gets ``timeout`` seconds, and
+    # only the start of the answer is read.
+    deadline = time.monotonic() + timeout
+    late = Delivery(ok=False, retryable=True, error=f"no answer within {timeout:g} s")
     try:
-        response = http.request(
+        with http.stream(
             method,
             target.connect_url(),
             headers=sent_headers,
             content=body,
             timeout=timeout,
             extensions=extensions,
-        )
+        ) as response:
+            kept = b""
+            for chunk in response.iter_bytes():
+                if len(kept) < MAX_RESPONSE_READ:
+                    kept += chunk[: MAX_RESPONSE_READ - len(kept)]
+                if time.monotonic() > deadline:
+                    return late
+                if len(kept) >= MAX_RESPONSE_READ:
+                    break
+            code = response.status_code
+            reason = response.reason_phrase
+            retry_header = response.headers.get("Retry-After")
     except httpx.TimeoutException:
-        return Delivery(ok=False, retryable=True, error=f"no answer within {timeout:g} s")
+        return late
     except httpx.HTTPError as exc:
         return Delivery(ok=False, retryable=True, error=f"could not connect: {exc}")
     finally:
         if own:
             http.close()
-    code = response.status_code
-    text = response.text[:MAX_RESPONSE_KEPT]
+    text = kept.decode("utf-8", errors="replace")[:MAX_RESPONSE_KEPT]
     if 200 <= code < 300:
         return Delivery(ok=True, status_code=code, response=text)
     retryable = code == 429 or code >= 500
     return Delivery(
         ok=False,
         retryable=retryable,
-        error=f"the server answered {code} {response.reason_phrase}".rstrip(),
+        error=f"the server answered {code} {reason}".rstrip(),
         status_code=code,
         response=text,
-        retry_after=_retry_after(response.headers.get("Retry-After")) if retryable else None,
+        retry_after=_retry_after(retry_header) if retryable else None,
     )
 
 

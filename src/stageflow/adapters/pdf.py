@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from fpdf import FPDF
+from fpdf import FPDF, ResourceAccessPolicy
 
 # fpdf2 would load an <img>'s source from a path or a URL: a record's text could then read
 # the server's files or reach inside its network. Reports carry no images.
@@ -38,8 +38,10 @@ def _dejavu() -> dict[str, Path] | None:
 
 def html_to_pdf(html: str, *, title: str) -> bytes:
     """A PDF of ``html`` (A4, 15 mm margins), with ``title`` in its metadata."""
-    html = _IMAGES.sub("", html)
+    while _IMAGES.search(html):  # until none is left: removing one may join another
+        html = _IMAGES.sub("", html)
     pdf = FPDF(format="A4")
+    pdf.resource_access_policy = ResourceAccessPolicy.NONE  # and fpdf2 may load nothing
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_title(title)

@@ -17,6 +17,9 @@ class TemplateProblem(ValueError):
 
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# For HTML (email bodies, reports): values are escaped, so a record's text cannot add markup
+# (links, images) to what is sent or printed.
+_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 @lru_cache(maxsize=4096)
@@ -30,6 +33,11 @@ def _parse(source: str) -> nodes.Template:
 @lru_cache(maxsize=4096)
 def _compiled(source: str) -> Any:
     return _env.from_string(source)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_html(source: str) -> Any:
+    return _html_env.from_string(source)
 
 
 def references(source: str) -> set[str]:
@@ -95,5 +103,13 @@ def check(source: str, known_fields: Mapping[str, set[str]]) -> None:
 def render(source: str, context: Mapping[str, Any]) -> str:
     try:
         return str(_compiled(source).render(**context))
+    except TemplateError as exc:
+        raise TemplateProblem(f"template could not be rendered: {exc}") from None
+
+
+def render_html(source: str, context: Mapping[str, Any]) -> str:
+    """Like render, with the values HTML-escaped (the template's own markup stays)."""
+    try:
+        return str(_compiled_html(source).render(**context))
     except TemplateError as exc:
         raise TemplateProblem(f"template could not be rendered: {exc}") from None

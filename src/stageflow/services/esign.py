@@ -91,12 +91,13 @@ def requests_of(uow: UnitOfWork, principal: Principal, record_id: int) -> list[A
 def sent(uow: UnitOfWork, request_id: int, provider_reference: str | None) -> None:
     """The provider accepted the document."""
     row = uow.reports.signature_request_for_update(request_id)
-    if row is not None and row.status == REQUESTED:
+    if row is not None and row.status in (REQUESTED, FAILED):  # failed: retried by hand
         uow.reports.update_signature_request(
             request_id,
             status=SENT,
             provider_reference=provider_reference,
             updated_at=uow.clock.now(),
+            finished_at=None,
         )
 
 

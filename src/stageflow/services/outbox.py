@@ -40,7 +40,9 @@ WEBHOOK_SECRET = "webhook_signing"
 FIRST_BACKOFF = timedelta(seconds=30)
 BACKOFF_FACTOR = 4
 MAX_BACKOFF = timedelta(hours=2)
-LEASE_MARGIN = timedelta(seconds=60)
+# How long a claimed delivery is a courier's before another may take it over: well over the
+# longest send (webhooks have 30 s in all; SMTP up to 120 s per step of the conversation).
+LEASE = timedelta(minutes=10)
 DEFAULT_BATCH = 20
 
 
@@ -216,40 +218,68 @@ class Courier:
             uow.commit()
         result.claimed = len(rows)
         for row in rows:
-            delivery = self._attempt(row, contexts[row.workspace_id])
+            if row.attempts > row.max_attempts:
+                # Claimed again after its last attempt's lease ran out: that attempt may
+                # have been sent, so it is not sent once more.
+                delivery = http.Delivery(
+                    ok=False,
+                    error=f"gave up: the outcome of attempt {row.max_attempts} is unknown "
+                    "(the worker stopped while sending it)",
+                )
+            elif not self._renew(row):
+                continue  # our lease ran out while earlier rows were sent; someone took it
+            else:
+                delivery = self._attempt(row, contexts[row.workspace_id])
             outcome = self._record(row, delivery)
             setattr(result, outcome, getattr(result, outcome) + 1)
         return result
 
     def _lease(self) -> timedelta:
-        return timedelta(seconds=http.MAX_TIMEOUT) + LEASE_MARGIN
+        return LEASE
+
+    def _renew(self, row: Any) -> bool:
+        """Lease the row afresh just before sending it (rows wait their turn in a batch)."""
+        with self.uow_factory() as uow:
+            now = uow.clock.now()
+            kept = uow.outbox.renew(row.id, row.attempts, now + self._lease())
+            uow.commit()
+        return kept
 
     def _workspace(self, uow: UnitOfWork, workspace_id: int, kinds: set[str]) -> dict[str, Any]:
         """What the senders need of a workspace: its settings and the secrets they use."""
         workspace = uow.workspaces.get(workspace_id)
         settings = workspace.settings if workspace else {}
-        context: dict[str, Any] = {"settings": settings}
-        try:
-            if WEBHOOK in kinds:
-                context["secret"] = signing_secret(uow, self.box(), workspace_id)
-            if EMAIL in kinds:
-                context["smtp"] = email.smtp_server(uow, self.box(), workspace_id)
-            if ESIGN in kinds:
-                context["esign_authorization"] = esign.authorization(uow, self.box(), workspace_id)
-            if SMS in kinds:
-                context["sms_authorization"] = sms.authorization(uow, self.box(), workspace_id)
-        except SecretUnreadable as exc:
-            context["secret_problem"] = str(exc)
+        context: dict[str, Any] = {"settings": settings, "problems": {}}
+        loaders: dict[str, tuple[str, Callable[[], Any]]] = {
+            WEBHOOK: ("secret", lambda: signing_secret(uow, self.box(), workspace_id)),
+            EMAIL: ("smtp", lambda: email.smtp_server(uow, self.box(), workspace_id)),
+            ESIGN: (
+                "esign_authorization",
+                lambda: esign.authorization(uow, self.box(), workspace_id),
+            ),
+            SMS: ("sms_authorization", lambda: sms.authorization(uow, self.box(), workspace_id)),
+        }
+        for kind in kinds & loaders.keys():
+            key, load = loaders[kind]
+            try:
+                context[key] = load()
+            except SecretUnreadable as exc:  # this kind waits; the others go out
+                context["problems"][kind] = str(exc)
         return context
 
     def _attempt(self, row: Any, workspace: dict[str, Any]) -> http.Delivery:
         sender = self.senders.get(row.kind)
         if sender is None:
             return http.Delivery(ok=False, error=f"no way to deliver a {row.kind!r}")
+        problem = workspace["problems"].get(row.kind)
+        if problem is not None:
+            return http.Delivery(ok=False, retryable=True, error=problem)
         try:
             return sender(row, self, workspace)
         except http.TargetRefused as exc:
             return http.Delivery(ok=False, error=str(exc))
+        except http.LookupFailed as exc:
+            return http.Delivery(ok=False, retryable=True, error=str(exc))
         except Exception as exc:  # a bug must not stop the other deliveries
             log.exception("delivery %s failed unexpectedly", row.id)
             return http.Delivery(ok=False, retryable=True, error=f"internal error: {exc!r}")
@@ -314,8 +344,6 @@ def _send_webhook(row: Any, courier: Courier, workspace: dict[str, Any]) -> http
     headers = dict(payload["headers"])
     headers["Idempotency-Key"] = row.idempotency_key
     if payload.get("sign", True):
-        if "secret" not in workspace:
-            return http.Delivery(ok=False, error=workspace.get("secret_problem", "no secret"))
         stamp = str(int(courier.clock.now().timestamp()))
         headers[http.TIMESTAMP_HEADER] = stamp
         headers[http.SIGNATURE_HEADER] = http.signature(workspace["secret"], stamp, body)
@@ -331,8 +359,6 @@ def _send_webhook(row: Any, courier: Courier, workspace: dict[str, Any]) -> http
 
 
 def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
-    if "secret_problem" in workspace:
-        return http.Delivery(ok=False, error=workspace["secret_problem"])
     server: smtp.SmtpServer | None = workspace.get("smtp")
     settings = workspace["settings"].get("smtp") or {}
     if server is None:
@@ -356,8 +382,6 @@ def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.D
 
 
 def _send_sms(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
-    if "secret_problem" in workspace:
-        return http.Delivery(ok=False, error=workspace["secret_problem"])
     settings = workspace["settings"].get("sms")
     if not settings:
         return http.Delivery(
@@ -392,8 +416,6 @@ def _send_sms(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Del
 
 
 def _send_for_signature(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
-    if "secret_problem" in workspace:
-        return http.Delivery(ok=False, error=workspace["secret_problem"])
     settings = workspace["settings"].get("esign")
     if not settings:
         return http.Delivery(

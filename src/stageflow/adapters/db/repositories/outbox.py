@@ -123,16 +123,30 @@ class OutboxRepository:
         )
         return bool(result.rowcount == 1)
 
-    def retry(self, workspace_id: int, delivery_id: int, now: datetime) -> bool:
-        """Queue a failed delivery again, with a fresh set of attempts."""
+    def renew(self, delivery_id: int, attempt: int, lease_until: datetime) -> bool:
+        """Extend a claimed delivery's lease, if it is still on the attempt claimed."""
+        o = t.outbox.c
         result = self.conn.execute(
             update(t.outbox)
-            .where(
-                t.outbox.c.workspace_id == workspace_id,
-                t.outbox.c.id == delivery_id,
-                t.outbox.c.status == FAILED,
+            .where(o.id == delivery_id, o.attempts == attempt, o.status == PENDING)
+            .values(next_attempt_at=lease_until)
+        )
+        return bool(result.rowcount == 1)
+
+    def retry(self, workspace_id: int, delivery_id: int, now: datetime) -> bool:
+        """Queue a failed delivery again, with as many attempts again as it had. The attempt
+        count goes on (it is the fencing token: a late outcome of an old attempt must never
+        match a new one)."""
+        o = t.outbox.c
+        result = self.conn.execute(
+            update(t.outbox)
+            .where(o.workspace_id == workspace_id, o.id == delivery_id, o.status == FAILED)
+            .values(
+                status=PENDING,
+                max_attempts=o.attempts + o.max_attempts,
+                next_attempt_at=now,
+                updated_at=now,
             )
-            .values(status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
         )
         return bool(result.rowcount == 1)
 

@@ -48,7 +48,7 @@ def get_delivery(delivery_id: PathId, caller: Caller = Depends(get_caller)) -> D
 @router.post(
     "/deliveries/{delivery_id}/retry",
     tags=D,
-    summary="Queue a failed delivery again, with a fresh set of attempts",
+    summary="Queue a failed delivery again, with as many attempts again as it had",
 )
 def retry_delivery(delivery_id: PathId, caller: Caller = Depends(get_caller)) -> DeliveryOut:
     with caller.uow() as uow:
