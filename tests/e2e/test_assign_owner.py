@@ -165,4 +165,105 @@ def test_target_must_be_owner_or_a_user_field(api: Api) -> None:
         },
         expect=422,
     )
-    assert "neither 'owner' nor a user field" in error["message"]
+    assert "neither 'owner' nor a user or company field" in error["message"]
+
+
+def _opportunity_rule(**settings: Any) -> dict[str, Any]:
+    return {
+        "trigger": {"type": "record_created", "object_type": "opportunity"},
+        "steps": [
+            {"id": "assign", "type": "action", "action": "assign_owner", "settings": settings}
+        ],
+    }
+
+
+def test_installer_company_is_assigned_by_criteria(api: Api) -> None:
+    """SPEC E3: the installer company of an opportunity, by assignment criteria."""
+    north = api.post("/companies", {"name": "Nord Installa"})["id"]
+    south = api.post("/companies", {"name": "Sud Impianti"})["id"]
+    api.post("/fields/opportunity", {"key": "region", "type": "text"})
+    api.post("/fields/opportunity", {"key": "installer_company", "type": "company"})
+    api.post(
+        "/automations",
+        {
+            "name": "Installer company",
+            "definition": _opportunity_rule(
+                strategy="criteria",
+                target="installer_company",
+                criteria=[
+                    {
+                        "condition": {"field": "region", "op": "eq", "value": "north"},
+                        "company_id": north,
+                    }
+                ],
+                fallback_company_id=south,
+            ),
+            "publish": True,
+        },
+    )
+    made = {
+        region: api.post("/opportunities", {"name": region, "fields": {"region": region}})
+        for region in ("north", "east")
+    }
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+    got = {
+        region: api.get(f"/opportunities/{o['id']}")["fields"].get("installer_company")
+        for region, o in made.items()
+    }
+    assert got == {"north": north, "east": south}
+
+
+def test_sales_companies_take_turns(api: Api) -> None:
+    a = api.post("/companies", {"name": "Alpha Sales"})["id"]
+    b = api.post("/companies", {"name": "Beta Sales"})["id"]
+    api.post("/fields/opportunity", {"key": "sales_company", "type": "company"})
+    api.post(
+        "/automations",
+        {
+            "name": "Sales company",
+            "definition": _opportunity_rule(
+                strategy="round_robin", target="sales_company", companies=[a, b]
+            ),
+            "publish": True,
+        },
+    )
+    made = [api.post("/opportunities", {"name": f"O{i}"}) for i in range(3)]
+    api.post("/admin/clock/advance", {"by": "PT0S"}, expect=200)
+    assert [api.get(f"/opportunities/{o['id']}")["fields"]["sales_company"] for o in made] == [
+        a,
+        b,
+        a,
+    ]
+
+
+def test_company_assignment_is_checked_on_save(api: Api) -> None:
+    (ann,) = _team(api, "Ann")
+    deal = api.post("/deals", {"name": "Not a company"})
+    api.post("/fields/opportunity", {"key": "installer_company", "type": "company"})
+    for settings, words in (
+        (
+            {"strategy": "round_robin", "target": "installer_company", "companies": [deal["id"]]},
+            f"no company {deal['id']}",
+        ),
+        (
+            {"strategy": "round_robin", "target": "installer_company", "users": [ann]},
+            "assign companies (company_id), not users",
+        ),
+        ({"strategy": "round_robin", "target": "installer_company"}, "needs the companies"),
+        (
+            {"strategy": "round_robin", "target": "owner", "users": [ann], "companies": [1]},
+            "is not one",
+        ),
+    ):
+        error = api.post(
+            "/automations",
+            {"name": "Bad", "definition": _opportunity_rule(**settings), "publish": True},
+            expect=422,
+        )
+        assert words in error["message"], (settings, error)
+    # A company field takes only companies of the workspace, on any write.
+    opp = api.post("/opportunities", {"name": "O"})
+    error = api.patch(
+        f"/opportunities/{opp['id']}", {"fields": {"installer_company": deal["id"]}}, expect=422
+    )
+    assert "must be the id of a company" in error["message"]

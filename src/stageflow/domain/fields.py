@@ -22,6 +22,7 @@ class FieldType(StrEnum):
     BOOL = "bool"
     PICKLIST = "picklist"
     USER = "user"
+    COMPANY = "company"  # a company record of the workspace, e.g. the installer company
 
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -49,6 +50,7 @@ class FieldContext:
 
     picklist_options: Mapping[str, Iterable[str]]
     user_exists: Callable[[int], bool]
+    company_exists: Callable[[int], bool] = lambda _company_id: False
 
 
 def coerce(field: FieldDef, value: Any, ctx: FieldContext, path: str) -> Any:
@@ -76,6 +78,17 @@ def coerce(field: FieldDef, value: Any, ctx: FieldContext, path: str) -> Any:
             if not isinstance(value, str) or value not in allowed:
                 raise ValidationFailed(
                     f"field '{field.key}' must be one of: {', '.join(allowed)}", field=path
+                )
+            return value
+        case FieldType.COMPANY:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not ctx.company_exists(value)
+            ):
+                raise ValidationFailed(
+                    f"field '{field.key}' must be the id of a company of this workspace",
+                    field=path,
                 )
             return value
         case FieldType.USER:

@@ -126,6 +126,8 @@ def _save_context(
                 for row in uow.email_templates.list(workspace_id)
             },
             "user_fields": _user_fields(uow, workspace_id, object_type),
+            "company_fields": _user_fields(uow, workspace_id, object_type, FieldType.COMPANY),
+            "company_exists": records.field_context(uow, workspace_id).company_exists,
             "channels": frozenset(
                 records.field_context(uow, workspace_id).picklist_options.get(SOURCE_PICKLIST, ())
             ),
@@ -139,14 +141,16 @@ def _save_context(
 
 
 def _user_fields(
-    uow: UnitOfWork, workspace_id: int, object_type: ObjectType | None
+    uow: UnitOfWork,
+    workspace_id: int,
+    object_type: ObjectType | None,
+    type_: FieldType = FieldType.USER,
 ) -> frozenset[str]:
+    """The record type's fields of a type (user fields, unless told)."""
     if object_type is None:
         return frozenset()
     return frozenset(
-        k
-        for k, f in field_definitions(uow, workspace_id, object_type).items()
-        if f.type is FieldType.USER
+        k for k, f in field_definitions(uow, workspace_id, object_type).items() if f.type is type_
     )
 
 

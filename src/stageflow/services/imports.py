@@ -349,6 +349,8 @@ def _typed(definition: FieldDef, text: str, users: dict[str, int]) -> Any:
             raise ValueError(f"{text!r} is not yes or no")
         case FieldType.USER:
             return users.get(text.casefold()) or _user_id(text) or text
+        case FieldType.COMPANY:
+            return _user_id(text) or text  # an id written out
     return text
 
 

@@ -49,7 +49,14 @@ def field_context(uow: UnitOfWork, workspace_id: int) -> FieldContext:
         return user_id in uow.memo(("users", workspace_id), lambda: uow.users.ids(workspace_id))
 
     picklists = uow.memo(("picklists", workspace_id), lambda: uow.picklists.values(workspace_id))
-    return FieldContext(picklist_options=picklists, user_exists=user_exists)
+
+    def company_exists(company_id: int) -> bool:
+        found = uow.records.get(workspace_id, company_id)
+        return found is not None and found.object_type is ObjectType.COMPANY
+
+    return FieldContext(
+        picklist_options=picklists, user_exists=user_exists, company_exists=company_exists
+    )
 
 
 def create_record(

@@ -111,7 +111,7 @@ def _resolve(name: str, fields: Mapping[str, FieldDef]) -> tuple[Any, bool, Any]
             return element.as_float(), False, _of_number(name)
         case FieldType.BOOL:
             return element.as_boolean(), False, _of_bool(name)
-        case FieldType.USER:
+        case FieldType.USER | FieldType.COMPANY:
             return element.as_integer(), False, _of_id(name)
         case FieldType.DATETIME:
             return element.as_string(), False, _iso_datetime(name)
