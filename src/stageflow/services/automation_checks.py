@@ -3,7 +3,7 @@ duration and action setting is checked, and errors name the step and the problem
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +24,7 @@ from stageflow.automation.durations import parse_duration
 from stageflow.automation.graph import GraphError, compile_graph
 from stageflow.automation.triggers import trigger_object_type
 from stageflow.domain.errors import ValidationFailed
-from stageflow.domain.fields import FieldType
+from stageflow.domain.fields import FieldDef, FieldType
 from stageflow.domain.filters import conditions, parse_filter
 from stageflow.domain.records import SOURCE_PICKLIST, ObjectType
 from stageflow.services import records
@@ -95,14 +95,18 @@ def _save_context(
     fields_by_object = {
         o.value: frozenset(field_definitions(uow, workspace_id, o)) for o in ObjectType
     }
+    pipelines = uow.pipelines.list(workspace_id)
     stages_by_object: dict[str, frozenset[int]] = {}
-    for pipeline in uow.pipelines.list(workspace_id):
+    for pipeline in pipelines:
         ids = {s.id for s in pipeline.stages if s.id is not None}
         key = pipeline.object_type.value
         stages_by_object[key] = stages_by_object.get(key, frozenset()) | ids
     record_fields = fields_by_object[object_type.value] if object_type else frozenset()
-    workspace = uow.workspaces.get(workspace_id)
     stages = stages_by_object.get(object_type.value, frozenset()) if object_type else frozenset()
+    workspace = uow.workspaces.get(workspace_id)
+    settings = workspace.settings if workspace else {}
+    definitions = field_definitions(uow, workspace_id, object_type) if object_type else {}
+    field_ctx = records.field_context(uow, workspace_id)
     return SaveContext(
         object_type=object_type.value if object_type else None,
         record_fields=record_fields,
@@ -111,13 +115,15 @@ def _save_context(
         user_ids=frozenset(uow.users.ids(workspace_id)),
         fields_by_object=fields_by_object,
         extra={
-            "date_fields": _date_fields(uow, workspace_id, object_type),
-            "webhook_allowlist": (workspace.settings if workspace else {}).get(
-                "webhook_allowlist", []
-            ),
-            "smtp_configured": bool((workspace.settings if workspace else {}).get("smtp")),
-            "sms_configured": bool((workspace.settings if workspace else {}).get("sms")),
-            "esign_configured": bool((workspace.settings if workspace else {}).get("esign")),
+            "date_fields": _fields_of(definitions, FieldType.DATE, FieldType.DATETIME),
+            "user_fields": _fields_of(definitions, FieldType.USER),
+            "company_fields": _fields_of(definitions, FieldType.COMPANY),
+            "company_exists": field_ctx.company_exists,
+            "channels": frozenset(field_ctx.picklist_options.get(SOURCE_PICKLIST, ())),
+            "webhook_allowlist": settings.get("webhook_allowlist", []),
+            "smtp_configured": bool(settings.get("smtp")),
+            "sms_configured": bool(settings.get("sms")),
+            "esign_configured": bool(settings.get("esign")),
             "report_templates": {
                 row.name: (row.title, row.html) for row in uow.reports.templates(workspace_id)
             },
@@ -125,45 +131,18 @@ def _save_context(
                 row.name: (row.subject, row.html, row.text)
                 for row in uow.email_templates.list(workspace_id)
             },
-            "user_fields": _user_fields(uow, workspace_id, object_type),
-            "company_fields": _user_fields(uow, workspace_id, object_type, FieldType.COMPANY),
-            "company_exists": records.field_context(uow, workspace_id).company_exists,
-            "channels": frozenset(
-                records.field_context(uow, workspace_id).picklist_options.get(SOURCE_PICKLIST, ())
-            ),
             "pipelines": {
                 p.id: (p.object_type.value, frozenset(s.id for s in p.stages if s.id))
-                for p in uow.pipelines.list(workspace_id)
+                for p in pipelines
                 if p.id is not None
             },
         },
     )
 
 
-def _user_fields(
-    uow: UnitOfWork,
-    workspace_id: int,
-    object_type: ObjectType | None,
-    type_: FieldType = FieldType.USER,
-) -> frozenset[str]:
-    """The record type's fields of a type (user fields, unless told)."""
-    if object_type is None:
-        return frozenset()
-    return frozenset(
-        k for k, f in field_definitions(uow, workspace_id, object_type).items() if f.type is type_
-    )
-
-
-def _date_fields(
-    uow: UnitOfWork, workspace_id: int, object_type: ObjectType | None
-) -> frozenset[str]:
-    if object_type is None:
-        return frozenset()
-    return frozenset(
-        k
-        for k, f in field_definitions(uow, workspace_id, object_type).items()
-        if f.type in (FieldType.DATE, FieldType.DATETIME)
-    )
+def _fields_of(definitions: Mapping[str, FieldDef], *types: FieldType) -> frozenset[str]:
+    """The keys of the fields of these types."""
+    return frozenset(k for k, f in definitions.items() if f.type in types)
 
 
 def _condition_fields(ctx: SaveContext) -> set[str]:

@@ -18,6 +18,7 @@ from stageflow.domain.events import Actor, EventType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateEmailTemplate, SmtpSettings, UpdateEmailTemplate
 from stageflow.services.unit_of_work import UnitOfWork
+from stageflow.services.workspaces import provider_view, store_provider
 
 SMTP_PASSWORD = "smtp_password"
 
@@ -111,23 +112,13 @@ def _check_texts(*, subject: str, html: str, text: str) -> None:
 
 def smtp_view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
     """The SMTP settings without the password (only whether one is stored)."""
-    principal.require(Permission.WORKSPACE_SETTINGS)
-    workspace = uow.workspaces.get(principal.workspace_id)
-    stored = dict((workspace.settings if workspace else {}).get("smtp") or {})
-    if not stored:
-        return {"configured": False}
-    has_password = uow.workspaces.secret(principal.workspace_id, SMTP_PASSWORD) is not None
-    return {"configured": True, **stored, "has_password": has_password}
+    return provider_view(uow, principal, "smtp", SMTP_PASSWORD, "has_password")
 
 
 def set_smtp(
     uow: UnitOfWork, box: SecretBox, principal: Principal, cmd: SmtpSettings, actor: Actor
 ) -> dict[str, Any]:
     principal.require(Permission.WORKSPACE_SETTINGS)
-    ws = principal.workspace_id
-    workspace = uow.workspaces.get(ws)
-    if workspace is None:
-        raise NotFound("workspace not found")
     if not smtp.valid_address(cmd.from_address):
         raise ValidationFailed(
             f"'{cmd.from_address}' is not an email address", field="from_address"
@@ -136,11 +127,16 @@ def set_smtp(
         raise ValidationFailed("the sender's name is one line", field="from_name")
     stored = cmd.model_dump(exclude={"password"})
     stored["host"] = stored["host"].strip()
-    uow.workspaces.update_settings(ws, {**workspace.settings, "smtp": stored})
-    now = uow.clock.now()
-    if cmd.password is not None:
-        uow.workspaces.set_secret(ws, SMTP_PASSWORD, box.seal(cmd.password), now)
-    uow.emit_config(ws, actor, EventType.WORKSPACE_UPDATED, changed=["smtp"])
+    store_provider(
+        uow,
+        box,
+        principal,
+        "smtp",
+        stored,
+        secret=SMTP_PASSWORD,
+        secret_value=cmd.password,
+        actor=actor,
+    )
     return smtp_view(uow, principal)
 
 

@@ -13,7 +13,6 @@ import base64
 import binascii
 from typing import Any
 
-from stageflow.adapters import http
 from stageflow.adapters.crypto import SecretBox
 from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
@@ -22,6 +21,12 @@ from stageflow.services import reports
 from stageflow.services.commands import EsignSettings, SignatureCallback
 from stageflow.services.records import get_visible
 from stageflow.services.unit_of_work import UnitOfWork
+from stageflow.services.workspaces import (
+    check_one_line,
+    check_provider_url,
+    provider_view,
+    store_provider,
+)
 
 ESIGN_AUTHORIZATION = "esign_authorization"
 REQUESTED, SENT, COMPLETED, DECLINED, FAILED = (
@@ -44,37 +49,25 @@ def callback_url(box: SecretBox, public_url: str, request_id: int) -> str:
 
 
 def esign_view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
-    principal.require(Permission.WORKSPACE_SETTINGS)
-    workspace = uow.workspaces.get(principal.workspace_id)
-    stored = dict((workspace.settings if workspace else {}).get("esign") or {})
-    if not stored:
-        return {"configured": False}
-    has_auth = uow.workspaces.secret(principal.workspace_id, ESIGN_AUTHORIZATION) is not None
-    return {"configured": True, **stored, "has_authorization": has_auth}
+    return provider_view(uow, principal, "esign", ESIGN_AUTHORIZATION, "has_authorization")
 
 
 def set_esign(
     uow: UnitOfWork, box: SecretBox, principal: Principal, cmd: EsignSettings, actor: Actor
 ) -> dict[str, Any]:
     principal.require(Permission.WORKSPACE_SETTINGS)
-    ws = principal.workspace_id
-    workspace = uow.workspaces.get(ws)
-    if workspace is None:
-        raise NotFound("workspace not found")
-    try:
-        http.check_url(cmd.url)
-    except http.TargetRefused as exc:
-        raise ValidationFailed(str(exc), field="url") from None
-    if cmd.authorization is not None and any(c in cmd.authorization for c in "\r\n"):
-        raise ValidationFailed("the authorization value is one line", field="authorization")
-    uow.workspaces.update_settings(
-        ws, {**workspace.settings, "esign": cmd.model_dump(exclude={"authorization"})}
+    check_provider_url(cmd.url)
+    check_one_line(cmd.authorization, "authorization")
+    store_provider(
+        uow,
+        box,
+        principal,
+        "esign",
+        cmd.model_dump(exclude={"authorization"}),
+        secret=ESIGN_AUTHORIZATION,
+        secret_value=cmd.authorization,
+        actor=actor,
     )
-    if cmd.authorization is not None:
-        uow.workspaces.set_secret(
-            ws, ESIGN_AUTHORIZATION, box.seal(cmd.authorization), uow.clock.now()
-        )
-    uow.emit_config(ws, actor, EventType.WORKSPACE_UPDATED, changed=["esign"])
     return esign_view(uow, principal)
 
 

@@ -358,6 +358,31 @@ def _send_webhook(row: Any, courier: Courier, workspace: dict[str, Any]) -> http
     return delivery
 
 
+def _post_to_provider(
+    row: Any,
+    courier: Courier,
+    workspace: dict[str, Any],
+    *,
+    url: str,
+    authorization: str | None,
+    agent: str,
+    document: dict[str, Any],
+    timeout: float,
+) -> http.Delivery:
+    """POST JSON to a provider's HTTP API (SMS, e-signature): the webhook target rules, the
+    delivery's Idempotency-Key, and the workspace's Authorization value."""
+    target = http.check_target(url, allow_list(workspace["settings"]), courier.resolver)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": agent,
+        "Idempotency-Key": row.idempotency_key,
+    }
+    if authorization:
+        headers["Authorization"] = authorization
+    body = json.dumps(document, ensure_ascii=False).encode()
+    return http.post(target, method="POST", headers=headers, body=body, timeout=timeout)
+
+
 def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Delivery:
     server: smtp.SmtpServer | None = workspace.get("smtp")
     settings = workspace["settings"].get("smtp") or {}
@@ -391,25 +416,20 @@ def _send_sms(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.Del
     if settings["provider"] == "console":
         log.info("SMS to %s from %r: %s", payload["to"], settings.get("sender"), payload["text"])
         return http.Delivery(ok=True, info={"provider": "console", "to": payload["to"]})
-    target = http.check_target(settings["url"], allow_list(workspace["settings"]), courier.resolver)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "stageflow-sms/1",
-        "Idempotency-Key": row.idempotency_key,
-    }
-    if workspace.get("sms_authorization"):
-        headers["Authorization"] = workspace["sms_authorization"]
-    body = json.dumps(
-        {
+    delivery = _post_to_provider(
+        row,
+        courier,
+        workspace,
+        url=settings["url"],
+        authorization=workspace.get("sms_authorization"),
+        agent="stageflow-sms/1",
+        document={
             "to": payload["to"],
             "from": settings.get("sender") or None,
             "text": payload["text"],
             "idempotency_key": row.idempotency_key,
         },
-        ensure_ascii=False,
-    ).encode()
-    delivery = http.post(
-        target, method="POST", headers=headers, body=body, timeout=http.DEFAULT_TIMEOUT
+        timeout=http.DEFAULT_TIMEOUT,
     )
     delivery.info.update(provider="http", to=payload["to"])
     return delivery
@@ -428,16 +448,14 @@ def _send_for_signature(row: Any, courier: Courier, workspace: dict[str, Any]) -
         document = uow.reports.file(row.workspace_id, int(payload["file_id"]), data=True)
     if document is None:
         return http.Delivery(ok=False, error="the document to sign is gone")
-    target = http.check_target(settings["url"], allow_list(workspace["settings"]), courier.resolver)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "stageflow-esign/1",
-        "Idempotency-Key": row.idempotency_key,
-    }
-    if workspace.get("esign_authorization"):
-        headers["Authorization"] = workspace["esign_authorization"]
-    body = json.dumps(
-        {
+    delivery = _post_to_provider(
+        row,
+        courier,
+        workspace,
+        url=settings["url"],
+        authorization=workspace.get("esign_authorization"),
+        agent="stageflow-esign/1",
+        document={
             "reference": row.idempotency_key,
             "document": {
                 "filename": document.filename,
@@ -448,10 +466,8 @@ def _send_for_signature(row: Any, courier: Courier, workspace: dict[str, Any]) -
             "signers": payload["signers"],
             "message": payload.get("message", ""),
             "callback_url": esign.callback_url(courier.box(), courier.public_url, request_id),
-        }
-    ).encode()
-    delivery = http.post(
-        target, method="POST", headers=headers, body=body, timeout=http.MAX_TIMEOUT
+        },
+        timeout=http.MAX_TIMEOUT,
     )
     if delivery.ok:
         try:

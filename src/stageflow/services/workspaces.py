@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stageflow.adapters.http import AllowList
+from stageflow.adapters.crypto import SecretBox
+from stageflow.adapters.http import AllowList, TargetRefused, check_url
 from stageflow.automation.calendar import WorkCalendar
 from stageflow.domain.errors import (
     AuthenticationFailed,
@@ -299,3 +300,57 @@ def update_settings(
             ]
         )
     return settings
+
+
+# providers: SMTP, SMS, e-signature ------------------------------------------------------------
+
+
+def provider_view(
+    uow: UnitOfWork, principal: Principal, key: str, secret: str, flag: str
+) -> dict[str, Any]:
+    """A provider's stored settings (workspace setting ``key``) without its secret: ``flag``
+    says whether one is stored."""
+    principal.require(Permission.WORKSPACE_SETTINGS)
+    workspace = uow.workspaces.get(principal.workspace_id)
+    stored = dict((workspace.settings if workspace else {}).get(key) or {})
+    if not stored:
+        return {"configured": False}
+    has_secret = uow.workspaces.secret(principal.workspace_id, secret) is not None
+    return {"configured": True, **stored, flag: has_secret}
+
+
+def store_provider(
+    uow: UnitOfWork,
+    box: SecretBox,
+    principal: Principal,
+    key: str,
+    stored: dict[str, Any],
+    *,
+    secret: str,
+    secret_value: str | None,
+    actor: Actor,
+) -> None:
+    """Keep a provider's settings under ``key``, and its secret sealed (None: keep the one
+    stored)."""
+    principal.require(Permission.WORKSPACE_SETTINGS)
+    ws = principal.workspace_id
+    workspace = uow.workspaces.get(ws)
+    if workspace is None:
+        raise NotFound("workspace not found")
+    uow.workspaces.update_settings(ws, {**workspace.settings, key: stored})
+    if secret_value is not None:
+        uow.workspaces.set_secret(ws, secret, box.seal(secret_value), uow.clock.now())
+    uow.emit_config(ws, actor, EventType.WORKSPACE_UPDATED, changed=[key])
+
+
+def check_provider_url(url: str) -> None:
+    try:
+        check_url(url)
+    except TargetRefused as exc:
+        raise ValidationFailed(str(exc), field="url") from None
+
+
+def check_one_line(value: str | None, field: str) -> None:
+    """A header value must not span lines."""
+    if value is not None and any(c in value for c in "\r\n"):
+        raise ValidationFailed(f"the {field} value is one line", field=field)

@@ -26,9 +26,10 @@ Convert = Callable[[Any], Any]
 _last_formatted: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
 
 
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    """SQLAlchemy's SQLite DATETIME text. A batch stamps many rows with the same instant,
-    so the last one formatted is kept (one tuple: safe to share between threads)."""
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text (also for rows given ``converted=True``). A batch
+    stamps many rows with the same instant, so the last one formatted is kept (one tuple:
+    safe to share between threads)."""
     global _last_formatted
     if value is None:
         return None
@@ -42,8 +43,9 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return text
 
 
-def _sqlite_json(value: Any) -> str:
-    """JSON text; events carry many empty values, which need no encoder."""
+def sqlite_json(value: Any) -> str:
+    """What a JSON column holds on SQLite (also for rows given ``converted=True``); events
+    carry many empty values, which need no encoder."""
     if value is None:
         return "null"  # what SQLAlchemy stores for None in a JSON column
     if not value and type(value) is dict:
@@ -62,20 +64,10 @@ def _same(value: Any) -> Any:
 def _converter(table: Table, column: str, dialect: str) -> Convert:
     type_ = table.c[column].type
     if isinstance(type_, UTCDateTime):
-        return _sqlite_datetime if dialect == "sqlite" else _same
+        return sqlite_datetime if dialect == "sqlite" else _same
     if isinstance(type_, JSON):
-        return _sqlite_json if dialect == "sqlite" else _pg_json  # None stays JSON null
+        return sqlite_json if dialect == "sqlite" else _pg_json  # None stays JSON null
     return _same
-
-
-def sqlite_json(value: Any) -> Any:
-    """What a JSON column holds on SQLite, for rows given ``converted=True``."""
-    return _sqlite_json(value)
-
-
-def sqlite_datetime(value: datetime | None) -> str | None:
-    """What a date-time column holds on SQLite, for rows given ``converted=True``."""
-    return _sqlite_datetime(value)
 
 
 def _marks(n: int, dialect: str) -> list[str]:
