@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
+from stageflow.actions.values import contact_values
 from stageflow.adapters.smtp import valid_address
 from stageflow.automation import templates
 
@@ -173,7 +174,7 @@ def addresses(ctx: ActionContext, recipients: list[Recipient]) -> list[str]:
         if recipient.role == "address":
             candidates = [recipient.address]
         elif recipient.role == "contact":
-            candidates = _contact_emails(ctx, record)
+            candidates = contact_values(ctx, record, "email")
         elif recipient.role == "owner":
             candidates = [_user_email(ctx, record.get("owner_id"))]
         elif recipient.role == "user":
@@ -184,13 +185,6 @@ def addresses(ctx: ActionContext, recipients: list[Recipient]) -> list[str]:
             if address and valid_address(address) and address not in found:
                 found.append(address)
     return found
-
-
-def _contact_emails(ctx: ActionContext, record: Any) -> list[str | None]:
-    if record.get("object") == "contact":
-        return [record.get("email")]
-    ids = (record.get("associations") or {}).get("contact", [])
-    return [ctx.crm.record(contact_id).get("email") for contact_id in ids]
 
 
 def _user_email(ctx: ActionContext, user_id: Any) -> str | None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
+from stageflow.actions.values import contact_values
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.lifecycle import normalize_address
 
@@ -108,7 +109,4 @@ def _candidates(ctx: ActionContext, recipient: PhoneRecipient, record: Any) -> l
         return [recipient.number]
     if recipient.role == "field":
         return [record.get(recipient.field or "")]
-    if record.get("object") == "contact":
-        return [record.get("phone")]
-    ids = (record.get("associations") or {}).get("contact", [])
-    return [ctx.crm.record(contact_id).get("phone") for contact_id in ids]
+    return contact_values(ctx, record, "phone")

@@ -125,7 +125,7 @@ def _save_context(
             "sms_configured": bool(settings.get("sms")),
             "esign_configured": bool(settings.get("esign")),
             "report_templates": {
-                row.name: (row.title, row.html) for row in uow.reports.templates(workspace_id)
+                row.name: (row.title, row.html) for row in uow.report_templates.list(workspace_id)
             },
             "email_templates": {
                 row.name: (row.subject, row.html, row.text)

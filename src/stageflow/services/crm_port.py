@@ -181,7 +181,7 @@ class ServiceCrm:
         return self.uow.records.next_turn(self.principal.workspace_id, key)
 
     def report_template(self, name: str) -> Mapping[str, Any] | None:
-        row = self.uow.reports.template_by_name(self.principal.workspace_id, name)
+        row = self.uow.report_templates.by_name(self.principal.workspace_id, name)
         return None if row is None else {"title": row.title, "html": row.html}
 
     def keep_file(

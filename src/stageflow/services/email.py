@@ -12,11 +12,12 @@ from typing import Any
 
 from stageflow.adapters import smtp
 from stageflow.adapters.crypto import SecretBox
-from stageflow.automation import templates
-from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, EventType
 from stageflow.domain.users import Permission, Principal
+from stageflow.services import templates as named
 from stageflow.services.commands import CreateEmailTemplate, SmtpSettings, UpdateEmailTemplate
+from stageflow.services.templates import TemplateKind
 from stageflow.services.unit_of_work import UnitOfWork
 from stageflow.services.workspaces import provider_view, store_provider
 
@@ -26,27 +27,32 @@ SMTP_PASSWORD = "smtp_password"
 # templates -----------------------------------------------------------------------------------
 
 
+def _check_email(texts: dict[str, str]) -> None:
+    if not texts["html"].strip() and not texts["text"].strip():
+        raise ValidationFailed("an email template needs an HTML or a text body", field="html")
+    if "\n" in texts["subject"] or "\r" in texts["subject"]:
+        raise ValidationFailed("the subject is one line", field="subject")
+
+
+EMAIL_TEMPLATES = TemplateKind(
+    label="email template",
+    repository=lambda uow: uow.email_templates,
+    texts=("subject", "html", "text"),
+    saved=EventType.EMAIL_TEMPLATE_SAVED,
+    deleted=EventType.EMAIL_TEMPLATE_DELETED,
+    check=_check_email,
+)
+
+
 def get_template(uow: UnitOfWork, principal: Principal, template_id: int) -> Any:
-    row = uow.email_templates.get(principal.workspace_id, template_id)
-    if row is None:
-        raise NotFound(f"email template {template_id} not found")
-    return row
+    return named.get(EMAIL_TEMPLATES, uow, principal, template_id)
 
 
 def create_template(
     uow: UnitOfWork, principal: Principal, cmd: CreateEmailTemplate, actor: Actor
 ) -> Any:
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    ws = principal.workspace_id
-    name = cmd.name.strip()
-    if uow.email_templates.by_name(ws, name) is not None:
-        raise Conflict(f"an email template named '{name}' exists", field="name")
-    _check_texts(subject=cmd.subject, html=cmd.html, text=cmd.text)
-    template_id = uow.email_templates.add(
-        ws, name=name, subject=cmd.subject, html=cmd.html, text=cmd.text, now=uow.clock.now()
-    )
-    uow.emit_config(ws, actor, EventType.EMAIL_TEMPLATE_SAVED, template_id=template_id, name=name)
-    return get_template(uow, principal, template_id)
+    texts = {"subject": cmd.subject, "html": cmd.html, "text": cmd.text}
+    return named.create(EMAIL_TEMPLATES, uow, principal, cmd.name, texts, actor)
 
 
 def update_template(
@@ -56,55 +62,12 @@ def update_template(
     cmd: UpdateEmailTemplate,
     actor: Actor,
 ) -> Any:
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    ws = principal.workspace_id
-    row = get_template(uow, principal, template_id)
-    values = cmd.model_dump(exclude_unset=True, exclude_none=True)
-    if "name" in values:
-        values["name"] = values["name"].strip()
-        other = uow.email_templates.by_name(ws, values["name"])
-        if other is not None and other.id != template_id:
-            raise Conflict(f"an email template named '{values['name']}' exists", field="name")
-    merged = {k: values.get(k, getattr(row, k)) for k in ("subject", "html", "text")}
-    _check_texts(**merged)
-    if values:
-        values["updated_at"] = uow.clock.now()
-        if not uow.email_templates.save(ws, template_id, row.version, values):
-            raise StaleVersion("the template changed meanwhile; read it again")
-        uow.emit_config(
-            ws,
-            actor,
-            EventType.EMAIL_TEMPLATE_SAVED,
-            template_id=template_id,
-            name=values.get("name", row.name),
-        )
-    return get_template(uow, principal, template_id)
+    changes = cmd.model_dump(exclude_unset=True)
+    return named.update(EMAIL_TEMPLATES, uow, principal, template_id, changes, actor)
 
 
 def delete_template(uow: UnitOfWork, principal: Principal, template_id: int, actor: Actor) -> None:
-    """Delete a template. Automations that use it fail their email step, saying so."""
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    row = get_template(uow, principal, template_id)
-    uow.email_templates.delete(principal.workspace_id, template_id)
-    uow.emit_config(
-        principal.workspace_id,
-        actor,
-        EventType.EMAIL_TEMPLATE_DELETED,
-        template_id=template_id,
-        name=row.name,
-    )
-
-
-def _check_texts(*, subject: str, html: str, text: str) -> None:
-    if not html.strip() and not text.strip():
-        raise ValidationFailed("an email template needs an HTML or a text body", field="html")
-    if "\n" in subject or "\r" in subject:
-        raise ValidationFailed("the subject is one line", field="subject")
-    for name, source in (("subject", subject), ("html", html), ("text", text)):
-        try:
-            templates.references(source)
-        except templates.TemplateProblem as exc:
-            raise ValidationFailed(str(exc), field=name) from None
+    named.delete(EMAIL_TEMPLATES, uow, principal, template_id, actor)
 
 
 # the SMTP server -----------------------------------------------------------------------------

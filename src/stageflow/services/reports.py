@@ -5,36 +5,33 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from stageflow.automation import templates
-from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from stageflow.domain.errors import NotFound
 from stageflow.domain.events import Actor, Event, EventType
-from stageflow.domain.users import Permission, Principal
+from stageflow.domain.users import Principal
+from stageflow.services import templates as named
 from stageflow.services.commands import CreateReportTemplate, UpdateReportTemplate
 from stageflow.services.records import get_visible
+from stageflow.services.templates import TemplateKind
 from stageflow.services.unit_of_work import UnitOfWork
+
+REPORT_TEMPLATES = TemplateKind(
+    label="report template",
+    repository=lambda uow: uow.report_templates,
+    texts=("title", "html"),
+    saved=EventType.REPORT_TEMPLATE_SAVED,
+    deleted=EventType.REPORT_TEMPLATE_DELETED,
+)
 
 
 def get_template(uow: UnitOfWork, principal: Principal, template_id: int) -> Any:
-    row = uow.reports.template(principal.workspace_id, template_id)
-    if row is None:
-        raise NotFound(f"report template {template_id} not found")
-    return row
+    return named.get(REPORT_TEMPLATES, uow, principal, template_id)
 
 
 def create_template(
     uow: UnitOfWork, principal: Principal, cmd: CreateReportTemplate, actor: Actor
 ) -> Any:
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    ws = principal.workspace_id
-    name = cmd.name.strip()
-    if uow.reports.template_by_name(ws, name) is not None:
-        raise Conflict(f"a report template named '{name}' exists", field="name")
-    _check_texts(title=cmd.title, html=cmd.html)
-    template_id = uow.reports.add_template(
-        ws, name=name, title=cmd.title, html=cmd.html, now=uow.clock.now()
-    )
-    uow.emit_config(ws, actor, EventType.REPORT_TEMPLATE_SAVED, template_id=template_id, name=name)
-    return get_template(uow, principal, template_id)
+    texts = {"title": cmd.title, "html": cmd.html}
+    return named.create(REPORT_TEMPLATES, uow, principal, cmd.name, texts, actor)
 
 
 def update_template(
@@ -44,49 +41,12 @@ def update_template(
     cmd: UpdateReportTemplate,
     actor: Actor,
 ) -> Any:
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    ws = principal.workspace_id
-    row = get_template(uow, principal, template_id)
-    values = cmd.model_dump(exclude_unset=True, exclude_none=True)
-    if "name" in values:
-        values["name"] = values["name"].strip()
-        other = uow.reports.template_by_name(ws, values["name"])
-        if other is not None and other.id != template_id:
-            raise Conflict(f"a report template named '{values['name']}' exists", field="name")
-    _check_texts(title=values.get("title", row.title), html=values.get("html", row.html))
-    if values:
-        values["updated_at"] = uow.clock.now()
-        if not uow.reports.save_template(ws, template_id, row.version, values):
-            raise StaleVersion("the template changed meanwhile; read it again")
-        uow.emit_config(
-            ws,
-            actor,
-            EventType.REPORT_TEMPLATE_SAVED,
-            template_id=template_id,
-            name=values.get("name", row.name),
-        )
-    return get_template(uow, principal, template_id)
+    changes = cmd.model_dump(exclude_unset=True)
+    return named.update(REPORT_TEMPLATES, uow, principal, template_id, changes, actor)
 
 
 def delete_template(uow: UnitOfWork, principal: Principal, template_id: int, actor: Actor) -> None:
-    principal.require(Permission.AUTOMATIONS_EDIT)
-    row = get_template(uow, principal, template_id)
-    uow.reports.delete_template(principal.workspace_id, template_id)
-    uow.emit_config(
-        principal.workspace_id,
-        actor,
-        EventType.REPORT_TEMPLATE_DELETED,
-        template_id=template_id,
-        name=row.name,
-    )
-
-
-def _check_texts(*, title: str, html: str) -> None:
-    for name, source in (("title", title), ("html", html)):
-        try:
-            templates.references(source)
-        except templates.TemplateProblem as exc:
-            raise ValidationFailed(str(exc), field=name) from None
+    named.delete(REPORT_TEMPLATES, uow, principal, template_id, actor)
 
 
 def keep_file(

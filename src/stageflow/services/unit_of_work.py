@@ -10,11 +10,11 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.engine import READ_ONLY, FairLock, write_lock
 from stageflow.adapters.db.repositories.activities import ActivityRepository
 from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
 from stageflow.adapters.db.repositories.conversations import ConversationRepository
-from stageflow.adapters.db.repositories.email import EmailTemplateRepository
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
 from stageflow.adapters.db.repositories.notifications import NotificationRepository
@@ -27,6 +27,7 @@ from stageflow.adapters.db.repositories.pipelines import (
 from stageflow.adapters.db.repositories.records import RecordRepository
 from stageflow.adapters.db.repositories.reports import ReportRepository
 from stageflow.adapters.db.repositories.segments import SegmentRepository
+from stageflow.adapters.db.repositories.templates import TemplateRepository
 from stageflow.adapters.db.repositories.workspaces import (
     TokenRepository,
     UserRepository,
@@ -74,7 +75,8 @@ class UnitOfWork:
     conversations: ConversationRepository
     segments: SegmentRepository
     outbox: OutboxRepository
-    email_templates: EmailTemplateRepository
+    email_templates: TemplateRepository
+    report_templates: TemplateRepository
     notifications: NotificationRepository
     reports: ReportRepository
 
@@ -144,7 +146,8 @@ class UnitOfWork:
         self.conversations = ConversationRepository(conn)
         self.segments = SegmentRepository(conn)
         self.outbox = OutboxRepository(conn)
-        self.email_templates = EmailTemplateRepository(conn)
+        self.email_templates = TemplateRepository(conn, t.email_templates)
+        self.report_templates = TemplateRepository(conn, t.report_templates)
         self.notifications = NotificationRepository(conn)
         self.reports = ReportRepository(conn)
         self.runs_created = 0

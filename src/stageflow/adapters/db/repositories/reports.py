@@ -1,12 +1,11 @@
-"""Report templates and the files kept on records."""
+"""Files kept on records, and signature requests for them."""
 
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from stageflow.adapters.db import tables as t
 
@@ -16,64 +15,6 @@ _FILE_INFO = tuple(c for c in t.files.c if c.name != "data")
 class ReportRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    # templates ---------------------------------------------------------------------------------
-
-    def add_template(
-        self, workspace_id: int, *, name: str, title: str, html: str, now: datetime
-    ) -> int:
-        return int(
-            self.conn.execute(
-                insert(t.report_templates)
-                .values(
-                    workspace_id=workspace_id,
-                    name=name,
-                    title=title,
-                    html=html,
-                    version=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(t.report_templates.c.id)
-            ).scalar_one()
-        )
-
-    def template(self, workspace_id: int, template_id: int) -> Any | None:
-        r = t.report_templates.c
-        return self.conn.execute(
-            select(t.report_templates).where(r.workspace_id == workspace_id, r.id == template_id)
-        ).first()
-
-    def template_by_name(self, workspace_id: int, name: str) -> Any | None:
-        r = t.report_templates.c
-        return self.conn.execute(
-            select(t.report_templates).where(r.workspace_id == workspace_id, r.name == name)
-        ).first()
-
-    def templates(self, workspace_id: int) -> builtins.list[Any]:
-        r = t.report_templates.c
-        return builtins.list(
-            self.conn.execute(
-                select(t.report_templates).where(r.workspace_id == workspace_id).order_by(r.name)
-            )
-        )
-
-    def save_template(
-        self, workspace_id: int, template_id: int, version: int, values: dict[str, Any]
-    ) -> bool:
-        r = t.report_templates.c
-        result = self.conn.execute(
-            update(t.report_templates)
-            .where(r.workspace_id == workspace_id, r.id == template_id, r.version == version)
-            .values(**values, version=version + 1)
-        )
-        return bool(result.rowcount == 1)
-
-    def delete_template(self, workspace_id: int, template_id: int) -> None:
-        r = t.report_templates.c
-        self.conn.execute(
-            delete(t.report_templates).where(r.workspace_id == workspace_id, r.id == template_id)
-        )
 
     # files -------------------------------------------------------------------------------------
 

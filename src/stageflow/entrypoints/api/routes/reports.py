@@ -29,7 +29,7 @@ R: list[str | Enum] = ["Reports and files"]
 @router.get("/report-templates", tags=R, summary="Report templates, by name")
 def list_templates(caller: Caller = Depends(get_caller)) -> list[ReportTemplateOut]:
     with caller.uow(read_only=True) as uow:
-        return [ReportTemplateOut.of(r) for r in uow.reports.templates(caller.workspace_id)]
+        return [ReportTemplateOut.of(r) for r in uow.report_templates.list(caller.workspace_id)]
 
 
 @router.post(
