@@ -20,6 +20,8 @@ from stageflow.services.unit_of_work import UnitOfWork
 
 KINDS = ("workflow", "stage_rule", "lead_automation", "substate_action")
 STATUSES = ("draft", "active", "paused", "archived")
+# Kinds compiled from rules: their definition is changed through the rules, not here.
+COMPILED = frozenset({"stage_rule", "substate_action"})
 
 
 class CreateAutomation(BaseModel):
@@ -43,6 +45,12 @@ def create_automation(
     uow: UnitOfWork, principal: Principal, cmd: CreateAutomation, actor: Actor
 ) -> int:
     principal.require(Permission.AUTOMATIONS_EDIT)
+    if cmd.kind in COMPILED:
+        raise ValidationFailed(
+            f"a {cmd.kind} automation is made by adding rules "
+            "(POST /pipelines/{id}/stages/{id}/rules or the sub-state's actions)",
+            field="kind",
+        )
     definition = check_definition(uow, principal.workspace_id, cmd.definition)
     automation_id = uow.automations.add(
         principal.workspace_id,
@@ -70,6 +78,8 @@ def update_automation(
     """Edit the draft. Published versions never change; publish again to use the draft."""
     principal.require(Permission.AUTOMATIONS_EDIT)
     row = get_automation(uow, principal, automation_id)
+    if row.kind in COMPILED and (cmd.definition is not None or cmd.name is not None):
+        raise Conflict(_compiled_message(row))
     if cmd.version is not None and cmd.version != row.version:
         raise StaleVersion(
             f"automation {automation_id} is at version {row.version}, not {cmd.version}",
@@ -95,11 +105,19 @@ def publish(uow: UnitOfWork, principal: Principal, automation_id: int, actor: Ac
     row = get_automation(uow, principal, automation_id)
     if row.status == "archived":
         raise Conflict("an archived automation cannot be published")
+    if row.kind in COMPILED:
+        raise Conflict(_compiled_message(row))
     definition = check_definition(uow, principal.workspace_id, row.draft)
-    number = len(uow.automations.versions(automation_id)) + 1
+    return _publish_checked(uow, principal.workspace_id, row, definition, actor)
+
+
+def _publish_checked(
+    uow: UnitOfWork, workspace_id: int, row: Any, definition: Definition, actor: Actor
+) -> int:
+    number = len(uow.automations.versions(row.id)) + 1
     version_id = uow.automations.add_version(
-        principal.workspace_id,
-        automation_id,
+        workspace_id,
+        row.id,
         number=number,
         definition=_dump(definition),
         trigger_type=definition.trigger.type,
@@ -107,13 +125,21 @@ def publish(uow: UnitOfWork, principal: Principal, automation_id: int, actor: Ac
         by=actor.user_id,
     )
     uow.automations.update(
-        automation_id,
+        row.id,
         row.version,
         {"active_version_id": version_id, "status": "active", "updated_at": uow.clock.now()},
     )
-    uow.automations.bump_revision(principal.workspace_id)
-    _arm_time_triggers(uow, principal.workspace_id, automation_id, version_id, definition)
+    uow.automations.bump_revision(workspace_id)
+    _arm_time_triggers(uow, workspace_id, row.id, version_id, definition)
     return version_id
+
+
+def _compiled_message(row: Any) -> str:
+    where = {"stage_rule": "the stage's rules", "substate_action": "the sub-state's actions"}
+    return (
+        f"automation {row.id} is compiled from {where[row.kind]}; change them instead "
+        "(GET /automations/{id} shows where they are)"
+    )
 
 
 def _arm_time_triggers(
@@ -155,3 +181,53 @@ def list_automations(
 
 def _dump(definition: Definition) -> dict[str, Any]:
     return definition.model_dump(mode="json", by_alias=True, exclude_none=False)
+
+
+# Automations compiled from rules (stage rules, sub-state actions, lead automation) --------
+
+
+def put_compiled(
+    uow: UnitOfWork,
+    workspace_id: int,
+    automation_id: int | None,
+    *,
+    name: str,
+    kind: str,
+    raw: dict[str, Any],
+    actor: Actor,
+) -> int:
+    """Create or change the automation a rule service compiled, and publish it when its
+    definition changed (runs in flight keep their version, X5). The caller checked the
+    permission and the rules."""
+    definition = check_definition(uow, workspace_id, raw)
+    draft = _dump(definition)
+    row = uow.automations.get(workspace_id, automation_id) if automation_id else None
+    now = uow.clock.now()
+    if row is None:
+        automation_id = uow.automations.add(
+            workspace_id, name=name, description="", kind=kind, draft=draft, now=now
+        )
+        row = uow.automations.get(workspace_id, automation_id)
+        assert row is not None
+    elif row.draft != draft or row.name != name:
+        uow.automations.update(
+            row.id, row.version, {"draft": draft, "name": name, "updated_at": now}
+        )
+        row = uow.automations.get(workspace_id, row.id)
+        assert row is not None
+    active = uow.automations.version(row.active_version_id) if row.active_version_id else None
+    if active is None or active.definition != draft or row.status != "active":
+        _publish_checked(uow, workspace_id, row, definition, actor)
+    return int(row.id)
+
+
+def archive_compiled(uow: UnitOfWork, workspace_id: int, automation_ids: list[int]) -> None:
+    """Stop automations whose rules are gone: nobody enrolls; runs in flight finish."""
+    for automation_id in automation_ids:
+        row = uow.automations.get(workspace_id, automation_id)
+        if row is not None and row.status != "archived":
+            uow.automations.update(
+                row.id, row.version, {"status": "archived", "updated_at": uow.clock.now()}
+            )
+            uow.automations.bump_revision(workspace_id)
+            timers.sync_schedule(uow, workspace_id, automation_id)

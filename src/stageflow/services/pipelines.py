@@ -10,6 +10,7 @@ from stageflow.domain.fields import FieldDef, FieldType, validate_key
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
 from stageflow.domain.users import Permission, Principal
+from stageflow.services.automations import archive_compiled
 from stageflow.services.commands import (
     CreatePipeline,
     CreateStage,
@@ -115,6 +116,8 @@ def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int, act
     in_use = uow.pipelines.records_in_pipeline(principal.workspace_id, pipeline_id)
     if in_use:
         raise Conflict(f"{in_use} records are in this pipeline; move them first")
+    stage_ids = [s.id for s in pipeline.stages if s.id is not None]
+    archive_compiled(uow, principal.workspace_id, uow.rules.automations_of_stages(stage_ids))
     uow.pipelines.delete(principal.workspace_id, pipeline_id)
     uow.emit_config(
         principal.workspace_id,
@@ -196,6 +199,8 @@ def delete_stage(
     in_use = uow.pipelines.records_in_stage(principal.workspace_id, stage_id)
     if in_use:
         raise Conflict(f"{in_use} records are in stage '{stage.name}'; move them first")
+    # The stage's rules go with it; so do the automations compiled from them.
+    archive_compiled(uow, principal.workspace_id, uow.rules.automations_of_stages([stage_id]))
     uow.pipelines.delete_stage(stage_id)
     _renumber(
         uow, [s for s in sorted(pipeline.stages, key=lambda s: s.position) if s.id != stage_id]

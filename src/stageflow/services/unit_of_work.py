@@ -26,6 +26,7 @@ from stageflow.adapters.db.repositories.pipelines import (
 )
 from stageflow.adapters.db.repositories.records import RecordRepository
 from stageflow.adapters.db.repositories.reports import ReportRepository
+from stageflow.adapters.db.repositories.rules import RuleRepository
 from stageflow.adapters.db.repositories.segments import SegmentRepository
 from stageflow.adapters.db.repositories.templates import TemplateRepository
 from stageflow.adapters.db.repositories.workspaces import (
@@ -150,6 +151,7 @@ class UnitOfWork:
         self.report_templates = TemplateRepository(conn, t.report_templates)
         self.notifications = NotificationRepository(conn)
         self.reports = ReportRepository(conn)
+        self.rules = RuleRepository(conn)
         self.runs_created = 0
         return self
 

@@ -677,3 +677,29 @@ record_substates = Table(
     Column("closed_at", UTCDateTime()),
     PrimaryKeyConstraint("record_id", "substate", name="pk_record_substates"),
 )
+
+# Rules users attach to a stage (SPEC B) or to a sub-state of an opportunity type (SPEC E).
+# Each is compiled onto the engine: the rules that run one after another form one automation,
+# owned by the first of them (``automation_id``).
+rules = Table(
+    "rules",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("kind", String(30), nullable=False),  # stage_rule | substate_action
+    Column("pipeline_id", ID, ForeignKey("pipelines.id", ondelete="CASCADE")),
+    Column("stage_id", ID, ForeignKey("stages.id", ondelete="CASCADE")),
+    Column("opportunity_type", String(100)),
+    Column("substate", String(100)),
+    Column("group", String(50), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("spec", Json, nullable=False),
+    Column("automation_id", ID, ForeignKey("automations.id", ondelete="SET NULL")),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_rules_stage", "workspace_id", "stage_id", "position"),
+    Index("ix_rules_substate", "workspace_id", "opportunity_type", "substate", "position"),
+    sqlite_autoincrement=True,
+)

@@ -29,6 +29,7 @@ from stageflow.entrypoints.api.routes import (
     pipelines,
     records,
     reports,
+    rules,
     segments,
     substates,
     users,
@@ -87,6 +88,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         email,
         notifications,
         reports,
+        rules,
         substates,
     ):
         api.include_router(module.router, prefix="/api/v1")
