@@ -18,6 +18,7 @@ from stageflow.adapters.db.repositories.conversations import ConversationReposit
 from stageflow.adapters.db.repositories.events import EventRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
 from stageflow.adapters.db.repositories.notifications import NotificationRepository
+from stageflow.adapters.db.repositories.opportunity_types import OpportunityTypeRepository
 from stageflow.adapters.db.repositories.outbox import OutboxRepository
 from stageflow.adapters.db.repositories.pipelines import (
     FieldRepository,
@@ -80,6 +81,8 @@ class UnitOfWork:
     report_templates: TemplateRepository
     notifications: NotificationRepository
     reports: ReportRepository
+    rules: RuleRepository
+    opportunity_types: OpportunityTypeRepository
 
     def __init__(
         self,
@@ -152,6 +155,7 @@ class UnitOfWork:
         self.notifications = NotificationRepository(conn)
         self.reports = ReportRepository(conn)
         self.rules = RuleRepository(conn)
+        self.opportunity_types = OpportunityTypeRepository(conn)
         self.runs_created = 0
         return self
 

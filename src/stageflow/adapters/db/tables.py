@@ -703,3 +703,21 @@ rules = Table(
     Index("ix_rules_substate", "workspace_id", "opportunity_type", "substate", "position"),
     sqlite_autoincrement=True,
 )
+
+# Opportunity types (SPEC E1): each with ordered states and named sub-states, each sub-state
+# belonging to one of its states or to the type itself. An opportunity's ``opportunity_type``
+# field names its type; sub-state actions (``rules`` of kind substate_action) name it too.
+opportunity_types = Table(
+    "opportunity_types",
+    metadata,
+    _id(),
+    _workspace(),
+    Column("name", String(100), nullable=False),
+    Column("states", Json, nullable=False),  # ["Documentation", "Installation", ...]
+    Column("substates", Json, nullable=False),  # [{"name": ..., "state": ... | null}, ...]
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_opportunity_types_name"),
+    sqlite_autoincrement=True,
+)
