@@ -10,6 +10,7 @@ Leaving the stage cancels the stage's pending rules unless a rule keeps running 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -205,15 +206,24 @@ def _trigger(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
 def _check(
     uow: UnitOfWork, workspace_id: int, pipeline: Pipeline, stage: Stage, name: str, spec: RuleSpec
 ) -> None:
-    """Check the rule as a workflow of its own; errors speak of the rule's settings."""
-    raw = {
-        "trigger": _trigger(pipeline, stage),
-        "steps": compiler.rule_steps(compiler.CHECK_PREFIX, name, spec),
-    }
+    check_rule(uow, workspace_id, _trigger(pipeline, stage), name, spec)
+
+
+def check_rule(
+    uow: UnitOfWork,
+    workspace_id: int,
+    trigger: dict[str, Any],
+    name: str,
+    spec: RuleSpec,
+    field_name: Callable[[str | None], str | None] = compiler.rule_field,
+) -> None:
+    """Check a rule as a workflow of its own; errors speak of the rule's settings (as
+    ``field_name`` calls them)."""
+    raw = {"trigger": trigger, "steps": compiler.rule_steps(compiler.CHECK_PREFIX, name, spec)}
     try:
         check_definition(uow, workspace_id, raw)
     except ValidationFailed as exc:
-        field = compiler.rule_field(exc.field)
+        field = field_name(exc.field)
         message = (
             exc.message.split(": ", 1)[-1] if exc.message.startswith("step '") else exc.message
         )

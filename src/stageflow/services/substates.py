@@ -1,11 +1,17 @@
 """Sub-states of opportunities (SPEC E1): named, each open or closed on its own; opening or
 closing one is a SubstateOpened / SubstateClosed event, which sub-state automations start on.
-Opening an open sub-state (or closing a closed one) changes nothing and writes no event."""
+Opening an open sub-state (or closing a closed one) changes nothing and writes no event.
+
+An opportunity whose ``opportunity_type`` names a defined type has only that type's sub-states;
+closing a sub-state cancels the scheduled actions its opening started that are still waiting."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from stageflow.adapters.db import tables as t
+from stageflow.automation.interpreter import RunState
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ObjectType, Record
@@ -15,6 +21,8 @@ from stageflow.services.records import get_editable, get_visible
 from stageflow.services.unit_of_work import UnitOfWork
 
 MAX_NAME = 100
+SUBSTATE_ACTION = "substate_action"  # the kind of the automations sub-state actions compile to
+MAX_CANCELLED = 1000  # waiting runs of one record looked at when a sub-state closes
 
 
 def substates(uow: UnitOfWork, principal: Principal, record_id: int) -> list[Any]:
@@ -75,6 +83,7 @@ def _change(
             field="substate",
         )
     name = check_name(name)
+    _check_type(uow, record, name)
     assert record.id is not None
     uow.records.lock(record)  # concurrent changes of one record's sub-states take turns
     current = uow.records.substate(record.id, name)
@@ -88,8 +97,88 @@ def _change(
         if current is None:
             return False  # never opened: nothing to close
         uow.records.close_substate(record.id, name, now)
+        _cancel_scheduled_actions(uow, record, name, now)
     uow.emit([_event(record, name, actor, now, opening=opening)])
     return True
+
+
+def _check_type(uow: UnitOfWork, record: Record, name: str) -> None:
+    """An opportunity of a defined type has only that type's sub-states; one of no defined
+    type may have any."""
+    type_name = record.fields.get("opportunity_type")
+    if not isinstance(type_name, str) or not type_name:
+        return
+    kind = uow.opportunity_types.named(record.workspace_id, type_name)
+    if kind is not None and not kind.has_substate(name):
+        raise ValidationFailed(kind.unknown_substate(name), field="substate")
+
+
+def _cancel_scheduled_actions(uow: UnitOfWork, record: Record, name: str, now: Any) -> None:
+    """Closing a sub-state cancels the scheduled actions its opening started on this record
+    that have not fallen due yet (SPEC E2: "unless the sub-state was closed before"): runs of
+    sub-state actions, started by this sub-state's opening, still waiting out their delay.
+
+    Each change is guarded as the worker's own are: a run a worker took meanwhile is left to
+    it (it fell due while the sub-state was still open)."""
+    runs = t.runs.c
+    waiting = uow.runs.list(
+        record.workspace_id,
+        where=[runs.record_id == record.id, runs.status == "waiting"],
+        before_id=None,
+        limit=MAX_CANCELLED,
+    )
+    reason = f"the sub-state '{name}' was closed before this action fell due"
+    kinds: dict[int, str | None] = {}
+    for run in waiting:
+        state = RunState.from_json(run.state)
+        if (
+            state.trigger.get("event_type") != EventType.SUBSTATE_OPENED.value
+            or state.trigger.get("substate") != name
+        ):
+            continue
+        if run.automation_id not in kinds:
+            automation = uow.automations.get(record.workspace_id, run.automation_id)
+            kinds[run.automation_id] = automation.kind if automation else None
+        if kinds[run.automation_id] != SUBSTATE_ACTION or not _in_delay(uow, run, state):
+            continue
+        cancelled = uow.runs.update_if_unchanged(
+            run.id,
+            run.updated_at,
+            {
+                "status": "cancelled",
+                "wake_at": None,
+                "error": reason,
+                "updated_at": now,
+                "finished_at": now,
+            },
+        )
+        if cancelled:
+            uow.runs.add_steps([_cancel_step(run, state, reason, now)])
+
+
+def _in_delay(uow: UnitOfWork, run: Any, state: RunState) -> bool:
+    """Is the run (started or not) at a delay step of its version?"""
+    version = uow.automations.version(run.version_id)
+    steps = version.definition.get("steps", []) if version else []
+    return any(s.get("id") == state.cursor and s.get("type") == "delay" for s in steps)
+
+
+def _cancel_step(run: Any, state: RunState, reason: str, now: Any) -> dict[str, Any]:
+    """The cancellation as a step of the run's history, as leaving a stage records it."""
+    started = state.entered_at
+    return {
+        "run_id": run.id,
+        "step_id": state.cursor,
+        "iteration": "#cancelled",  # a top-level delay step runs once: no loop counters
+        "type": "cancel",
+        "status": "cancelled",
+        "attempts": 1,
+        "input": None,
+        "output": {"reason": reason},
+        "error": None,
+        "started_at": datetime.fromisoformat(started) if started else now,
+        "finished_at": now,
+    }
 
 
 def _event(record: Record, name: str, actor: Actor, at: Any, *, opening: bool) -> Event:

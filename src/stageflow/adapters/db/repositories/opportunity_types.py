@@ -10,6 +10,16 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from stageflow.adapters.db import tables as t
 from stageflow.domain.errors import StaleVersion
+from stageflow.domain.opportunity_types import OpportunityType, Substate
+
+
+def to_type(row: Any) -> OpportunityType:
+    """A row as the domain sees it."""
+    return OpportunityType(
+        row.name,
+        tuple(row.states),
+        tuple(Substate(s["name"], s.get("state")) for s in row.substates),
+    )
 
 
 class OpportunityTypeRepository:
@@ -38,6 +48,11 @@ class OpportunityTypeRepository:
         return self.conn.execute(
             select(t.opportunity_types).where(c.workspace_id == workspace_id, c.name == name)
         ).first()
+
+    def named(self, workspace_id: int, name: str) -> OpportunityType | None:
+        """The type opportunities mean by ``name``, if it is defined."""
+        row = self.by_name(workspace_id, name)
+        return None if row is None else to_type(row)
 
     def list(self, workspace_id: int) -> builtins.list[Any]:
         c = t.opportunity_types.c
