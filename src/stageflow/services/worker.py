@@ -41,6 +41,7 @@ from stageflow.services.crm_port import ServiceCrm
 from stageflow.services.enrollment import Enroller, Version, VersionCache
 from stageflow.services.outbox import Courier
 from stageflow.services.records import field_definitions
+from stageflow.services.run_rows import RunRow, run_rows
 from stageflow.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("stageflow.worker")
@@ -108,9 +109,10 @@ class Worker:
         for run_id in run_ids:
             try:
                 with self.uow() as uow:
-                    row = uow.runs.claim_one(run_id, uow.clock.now())
-                    if row is None:
+                    claimed = uow.runs.claim_one(run_id, uow.clock.now())
+                    if claimed is None:
                         continue
+                    (row,) = run_rows([claimed])
                     calendar = timers.workspace_calendar(uow, row.workspace_id)
                     update, steps = self._execute_safely(uow, row, calendar)
                     uow.runs.add_steps(steps)
@@ -143,7 +145,7 @@ class Worker:
         with self.uow() as uow:
             now = uow.clock.now()
             result.conversations_woken = conversations.wake_snoozed(uow, Actor.system())
-            rows = uow.runs.claim_due(now, self.batch_size)
+            rows = run_rows(uow.runs.claim_due(now, self.batch_size))
             result.claimed = len(rows)
             if not rows:
                 if result.conversations_woken:
@@ -221,7 +223,7 @@ class Worker:
                 self.enroller.work_available.clear()
 
     def _execute_safely(
-        self, uow: UnitOfWork, row: Any, calendar: cal.WorkCalendar
+        self, uow: UnitOfWork, row: RunRow, calendar: cal.WorkCalendar
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Advance one run inside a savepoint; an unexpected error fails only this run."""
         now = uow.clock.now()
@@ -255,7 +257,7 @@ class Worker:
             )
 
     def _execute(
-        self, uow: UnitOfWork, row: Any, calendar: cal.WorkCalendar, *, safe: bool
+        self, uow: UnitOfWork, row: RunRow, calendar: cal.WorkCalendar, *, safe: bool
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         now = uow.clock.now()
         version = self.versions.get(uow, row.version_id)
@@ -274,7 +276,7 @@ class Worker:
         return self._update(row, state, outcome, version, now), port.step_rows()
 
     def _update(
-        self, row: Any, state: RunState, outcome: Outcome, version: Version, now: datetime
+        self, row: RunRow, state: RunState, outcome: Outcome, version: Version, now: datetime
     ) -> dict[str, Any]:
         update: dict[str, Any] = {
             "_id": row.id,
@@ -314,7 +316,7 @@ class Worker:
 class RunOutbox:
     """A run step's way out: deliveries queued in the run's transaction, keyed by the step."""
 
-    def __init__(self, uow: UnitOfWork, row: Any, step_id: str, key: str) -> None:
+    def __init__(self, uow: UnitOfWork, row: RunRow, step_id: str, key: str) -> None:
         self.uow, self.row, self.step_id, self.key = uow, row, step_id, key
 
     def queue(
@@ -343,7 +345,7 @@ class RunPort:
     def __init__(
         self,
         uow: UnitOfWork,
-        row: Any,
+        row: RunRow,
         version: Version,
         calendar: cal.WorkCalendar,
         *,
@@ -491,7 +493,7 @@ class RunPort:
 
 
 def _check_start(
-    uow: UnitOfWork, row: Any, port: RunPort, version: Version, state: RunState, now: datetime
+    uow: UnitOfWork, row: RunRow, port: RunPort, version: Version, state: RunState, now: datetime
 ) -> Outcome | None:
     """Runs enrolled ahead of time check, when they start, what enrollment could not:
 
@@ -517,7 +519,7 @@ def _check_start(
 
 def _start_refusal(
     uow: UnitOfWork,
-    row: Any,
+    row: RunRow,
     port: RunPort,
     version: Version,
     trigger: dict[str, Any],
@@ -546,11 +548,11 @@ def _start_refusal(
     return None
 
 
-def _event_in_time(row: Any, state: RunState) -> str | None:
+def _event_in_time(row: RunRow, state: RunState) -> str | None:
     """The event that woke a waiting run, if it came before the wait's deadline (a run woken
     late by its timeout must not count an event that happened after it)."""
     if row.resume_event is None or state.deadline is None or row.wake_at is None:
-        return row.resume_event  # type: ignore[no-any-return]
+        return row.resume_event
     in_time = row.wake_at <= datetime.fromisoformat(state.deadline)
     return row.resume_event if in_time else None
 
