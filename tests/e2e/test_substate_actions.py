@@ -390,3 +390,45 @@ def test_an_action_is_copied_to_another_type(api: Api, solar: dict[str, Any]) ->
         expect=422,
     )
     assert other["field"] == "substate"
+
+
+# Changes of the type -------------------------------------------------------------------------
+
+
+def test_renaming_a_type_moves_its_actions_and_deleting_it_stops_them(
+    api: Api, solar: dict[str, Any]
+) -> None:
+    renamed = api.patch(f"/opportunity-types/{solar['id']}", {"name": "Solar roofs"})
+    listed = api.get(_actions(solar["id"]))
+    assert {a["opportunity_type"] for a in listed} == {"Solar roofs"}
+    for action in listed:
+        automation = api.get(f"/automations/{action['automation_id']}")
+        assert automation["definition"]["trigger"]["opportunity_type"] == "Solar roofs"
+        assert automation["name"].startswith("Solar roofs / Pending documentation")
+
+    api.delete(f"/opportunity-types/{renamed['id']}")
+    for action in listed:
+        assert api.get(f"/automations/{action['automation_id']}")["status"] == "archived"
+
+
+def test_a_workflow_opening_a_substate_the_type_lacks_fails_naming_it(
+    api: Api, solar: dict[str, Any]
+) -> None:
+    """Outside a type's own actions, the type is known only when the action runs."""
+    definition = {
+        "trigger": {"type": "record_created", "object_type": "opportunity"},
+        "steps": [
+            {
+                "id": "open",
+                "type": "action",
+                "action": "open_substate",
+                "settings": {"substate": "Paperwork"},
+            }
+        ],
+    }
+    api.post("/automations", {"name": "Open", "definition": definition, "publish": True})
+    opp = _opportunity(api)
+    _advance(api, "PT0S")
+    (run,) = api.get(f"/runs?record={opp['id']}")["items"]
+    assert run["status"] == "failed"
+    assert "opportunity type 'Solar installation' has no sub-state 'Paperwork'" in run["error"]

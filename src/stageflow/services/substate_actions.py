@@ -14,13 +14,23 @@ version; runs in flight finish as they started (X5). Changing needs
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from stageflow.adapters.db.repositories.opportunity_types import to_type
-from stageflow.automation import rules as compiler
-from stageflow.automation.rules import RuleSpec, Timing
+from stageflow.automation.rules import RuleSpec
+from stageflow.automation.substate_actions import (
+    GROUP_TITLES,
+    GROUPS,
+    SPEC_KEYS,
+    CopyTo,
+    NewSubstateAction,
+    SubstateActionPatch,
+    compiled,
+    definition,
+    field_name,
+    spec_of,
+    trigger,
+)
 from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor
 from stageflow.domain.opportunity_types import OpportunityType
@@ -30,63 +40,8 @@ from stageflow.services.stage_rules import check_rule
 from stageflow.services.unit_of_work import UnitOfWork
 
 KIND = "substate_action"
-GROUPS = ("on_open", "on_close", "scheduled")
-Group = Literal["on_open", "on_close", "scheduled"]
 MAX_ACTIONS = 100  # per sub-state
 SUBSTATE_ACTIONS = frozenset({"open_substate", "close_substate"})
-
-
-class ActionFields(BaseModel):
-    """What an action does: an action type of GET /actions with its settings."""
-
-    model_config = ConfigDict(extra="forbid")
-    action: str = Field(description="An action type of GET /actions, e.g. send_email")
-    settings: dict[str, Any] = Field(default_factory=dict)
-    channels: list[str] | None = Field(
-        None, description="Act only for opportunities from these channels; empty: all (E4)"
-    )
-    conditions: dict[str, Any] | None = Field(
-        None, description="Filter language; checked when the action is about to act"
-    )
-    comment: str = Field("", max_length=2000)
-    enabled: bool = True
-
-
-class NewSubstateAction(ActionFields):
-    name: str = Field(min_length=1, max_length=200)
-    group: Group = Field(description="on_open, on_close or scheduled")
-    after: str | None = Field(
-        None, description="Scheduled actions: ISO 8601 duration from the opening, e.g. P4D"
-    )
-    position: int | None = Field(None, ge=1, description="Place among the group's actions")
-
-
-class SubstateActionPatch(BaseModel):
-    """Only what is given changes; ``version`` is the one you read (stale is 409)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    group: Group | None = None
-    after: str | None = None
-    position: int | None = Field(None, ge=1)
-    action: str | None = None
-    settings: dict[str, Any] | None = None
-    channels: list[str] | None = None
-    conditions: dict[str, Any] | None = None
-    comment: str | None = Field(None, max_length=2000)
-    enabled: bool | None = None
-    version: int | None = None
-
-
-class CopyTo(BaseModel):
-    """E7: the same action for another type (or another sub-state)."""
-
-    model_config = ConfigDict(extra="forbid")
-    opportunity_type_id: int
-    substate: str | None = Field(None, description="Default: the sub-state of the same name")
-
-
-SPEC_KEYS = tuple(ActionFields.model_fields)
 
 
 def list_actions(
@@ -118,7 +73,7 @@ def create_action(
     rows = uow.rules.of_substate(ws, kind.name, substate)
     if len(rows) >= MAX_ACTIONS:
         raise ValidationFailed(f"a sub-state has at most {MAX_ACTIONS} actions", field="substate")
-    spec = _spec(cmd.group, cmd.after, cmd.model_dump(include=set(SPEC_KEYS)))
+    spec = spec_of(cmd.group, cmd.after, cmd.model_dump(include=set(SPEC_KEYS)))
     _check(uow, ws, kind, substate, cmd.group, cmd.name, spec)
     group = [r.id for r in rows if r.group == cmd.group]
     action_id = uow.rules.add(
@@ -162,7 +117,7 @@ def update_action(
     else:
         after = old.timing.after if group == "scheduled" else None
     current = old.model_dump(include=set(SPEC_KEYS))
-    spec = _spec(group, after, {**current, **{k: v for k, v in given.items() if k in SPEC_KEYS}})
+    spec = spec_of(group, after, {**current, **{k: v for k, v in given.items() if k in SPEC_KEYS}})
     name = cmd.name if cmd.name is not None else row.name
     _check(uow, ws, kind, substate, group, name, spec)
     values: dict[str, Any] = {"spec": spec.model_dump(mode="json"), "name": name, "group": group}
@@ -277,37 +232,6 @@ def _row(uow: UnitOfWork, principal: Principal, type_name: str, substate: str, r
     return row
 
 
-def _spec(group: str, after: str | None, fields: dict[str, Any]) -> RuleSpec:
-    if group == "scheduled" and after is None:
-        raise ValidationFailed(
-            "a scheduled action needs after: how long after the opening it acts (e.g. P4D)",
-            field="after",
-        )
-    if group != "scheduled" and after is not None:
-        raise ValidationFailed(
-            f"after is for scheduled actions; {group} actions act at once", field="after"
-        )
-    try:
-        return RuleSpec.model_validate({**fields, "timing": Timing(after=after)})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ValidationFailed(first["msg"], field=".".join(str(p) for p in first["loc"])) from None
-
-
-def _trigger(type_name: str, substate: str, group: str) -> dict[str, Any]:
-    return {
-        "type": "substate_closed" if group == "on_close" else "substate_opened",
-        "opportunity_type": type_name,
-        "substate": substate,
-    }
-
-
-def _field_name(field: str | None) -> str | None:
-    """An error's field in the action's terms: its timing is its ``after``."""
-    name = compiler.rule_field(field)
-    return "after" if name is not None and name.startswith("timing") else name
-
-
 def _check(
     uow: UnitOfWork,
     workspace_id: int,
@@ -319,8 +243,8 @@ def _check(
 ) -> None:
     """Check the action as a workflow of its own (E5: what it needs must exist), and that a
     sub-state it opens or closes is one of the type's."""
-    trigger = _trigger(kind.name, substate, group)
-    check_rule(uow, workspace_id, trigger, name, spec, field_name=_field_name)
+    on = trigger(kind.name, substate, group)
+    check_rule(uow, workspace_id, on, name, spec, field_name=field_name)
     if spec.action in SUBSTATE_ACTIONS:
         target = str(spec.settings.get("substate", "")).strip()
         if not kind.has_substate(target):
@@ -343,36 +267,13 @@ def _renumber(
     uow.rules.set_positions({rid: i for i, rid in enumerate(in_group, start=1)})
 
 
-def _runs(rows: list[Any]) -> list[tuple[str, list[Any]]]:
-    """The automations the actions compile to: (group, enabled actions in order)."""
-    found: list[tuple[str, list[Any]]] = []
-    for group in ("on_open", "on_close"):
-        chain = [r for r in rows if r.group == group and r.spec.get("enabled", True)]
-        if chain:
-            found.append((group, chain))
-    found += [
-        ("scheduled", [r]) for r in rows if r.group == "scheduled" and r.spec.get("enabled", True)
-    ]
-    return found
-
-
-GROUP_TITLES = {"on_open": "on opening", "on_close": "on closing", "scheduled": "scheduled"}
-
-
 def _compile(
     uow: UnitOfWork, workspace_id: int, type_name: str, substate: str, actor: Actor
 ) -> None:
     """Bring the sub-state's automations in line with its actions."""
     rows = uow.rules.of_substate(workspace_id, type_name, substate)
     owners: set[int] = set()
-    for group, chain in _runs(rows):
-        steps = [
-            step
-            for row in chain
-            for step in compiler.rule_steps(
-                f"action-{row.id}", row.name, RuleSpec.model_validate(row.spec)
-            )
-        ]
+    for group, chain in compiled(rows):
         head = chain[0]
         title = head.name if group == "scheduled" else GROUP_TITLES[group]
         automation_id = put_compiled(
@@ -381,7 +282,7 @@ def _compile(
             head.automation_id,
             name=f"{type_name} / {substate}: {title}"[:200],
             kind=KIND,
-            raw={"trigger": _trigger(type_name, substate, group), "steps": steps},
+            raw=definition(type_name, substate, group, chain),
             actor=actor,
         )
         if automation_id != head.automation_id:
@@ -398,7 +299,7 @@ def _views(uow: UnitOfWork, type_row: Any, substate: str) -> list[dict[str, Any]
     """Actions as the API shows them, by group and order, each with the automation it runs in
     (its own, or that of the first action of its group) or None when it is switched off."""
     rows = uow.rules.of_substate(type_row.workspace_id, type_row.name, substate)
-    runs_in = {r.id: chain[0].automation_id for _, chain in _runs(rows) for r in chain}
+    runs_in = {r.id: chain[0].automation_id for _, chain in compiled(rows) for r in chain}
     ordered = sorted(rows, key=lambda r: (GROUPS.index(r.group), r.position, r.id))
     views = []
     for row in ordered:
