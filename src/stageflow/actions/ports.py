@@ -34,7 +34,11 @@ class CrmPort(Protocol):
         name: str | None = None,
     ) -> None: ...
 
-    def move_record(self, record_id: int, stage_id: int) -> None: ...
+    def move_record(
+        self, record_id: int, stage_id: int, *, forward_only: bool = False
+    ) -> str | None:
+        """Move the record; returns why it was not moved (a lead locked by hand, SPEC H5, or
+        with ``forward_only`` a stage that is not ahead), or None."""
 
     def copy_record(
         self,

@@ -52,6 +52,9 @@ def set_field(ctx: ActionContext, settings: SetField) -> dict[str, Any]:
 
 class MoveStage(Settings):
     stage_id: int
+    forward_only: bool = Field(
+        False, description="Only move to a later stage of the record's pipeline"
+    )
 
 
 def _check_move(ctx: SaveContext, settings: MoveStage) -> None:
@@ -66,7 +69,9 @@ def _check_move(ctx: SaveContext, settings: MoveStage) -> None:
 )
 def move_stage(ctx: ActionContext, settings: MoveStage) -> dict[str, Any]:
     assert ctx.record_id is not None
-    ctx.crm.move_record(ctx.record_id, settings.stage_id)
+    held = ctx.crm.move_record(ctx.record_id, settings.stage_id, forward_only=settings.forward_only)
+    if held is not None:
+        return {"stage_id": settings.stage_id, "moved": False, "why": held}
     return {"stage_id": settings.stage_id}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import Graph
 from stageflow.automation.triggers import EVENT_TYPES
+from stageflow.domain.activities import moments
 from stageflow.domain.events import Event, EventType
 
 
@@ -144,13 +145,19 @@ def matches(trigger: Any, event: Event) -> bool:
         case "lifecycle_changed":
             if not trigger.include_sync and event.actor.source.value == "sync":
                 return False
-            return _same(trigger.to_lifecycle_stage_id, data.get("to_stage_id")) and _same(
-                trigger.from_lifecycle_stage_id, data.get("from_stage_id")
-            )
+            to, wanted = data.get("to_stage_id"), trigger.to_lifecycle_stage_ids
+            if wanted is not None:
+                if to not in wanted and to != trigger.to_lifecycle_stage_id:
+                    return False
+            elif not _same(trigger.to_lifecycle_stage_id, to):
+                return False
+            return _same(trigger.from_lifecycle_stage_id, data.get("from_stage_id"))
         case "date_reached":
             return date_value(trigger, event) is not None
         case "signature_completed" | "signature_declined":
             return True  # the index already chose the event type
+        case "lead_activity":
+            return event.object_type == "lead" and not moments(event).isdisjoint(trigger.moments)
         case "lead_disqualified":
             return not trigger.reasons or data.get("reason") in trigger.reasons
     return False

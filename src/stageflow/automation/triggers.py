@@ -78,8 +78,31 @@ class LifecycleChanged(TriggerBase):
     type: Literal["lifecycle_changed"] = "lifecycle_changed"
     object_type: Literal[ObjectType.CONTACT, ObjectType.COMPANY] = ObjectType.CONTACT
     to_lifecycle_stage_id: int | None = Field(None, description="Any stage when empty")
+    to_lifecycle_stage_ids: list[int] | None = Field(
+        None, description="Any of these stages (with to_lifecycle_stage_id: that one too)"
+    )
     from_lifecycle_stage_id: int | None = Field(None, description="Any stage when empty")
     include_sync: bool = Field(True, description="Also when a company sync caused the change")
+
+
+Moment = Literal[
+    "email_sent",
+    "linkedin_message_sent",
+    "call_logged",
+    "meeting_scheduled",
+    "email_reply_received",
+    "meeting_completed",
+    "call_connected",
+]
+
+
+class LeadActivity(TriggerBase):
+    """An activity on a lead that counts as outreach (an email or LinkedIn message sent, a
+    call logged, a meeting scheduled) or as connecting (an email reply, a meeting completed,
+    a call connected): SPEC H2, H3."""
+
+    type: Literal["lead_activity"] = "lead_activity"
+    moments: list[Moment] = Field(min_length=1)
 
 
 class LeadDisqualified(TriggerBase):
@@ -130,6 +153,7 @@ Trigger = Annotated[
     | SubstateClosed
     | LifecycleChanged
     | LeadDisqualified
+    | LeadActivity
     | DateReached
     | Schedule
     | SignatureCompleted
@@ -150,6 +174,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "substate_closed": ("SubstateClosed",),
     "lifecycle_changed": ("LifecycleChanged",),
     "lead_disqualified": ("LeadDisqualified",),
+    "lead_activity": ("ActivityLogged", "ActivityUpdated"),
     "date_reached": ("RecordCreated", "FieldChanged"),
     "signature_completed": ("SignatureCompleted",),
     "signature_declined": ("SignatureDeclined",),
@@ -165,7 +190,7 @@ def trigger_object_type(trigger: Any) -> ObjectType | None:
         return ObjectType(value)
     if trigger.type in ("substate_opened", "substate_closed"):
         return ObjectType.OPPORTUNITY
-    if trigger.type == "lead_disqualified":
+    if trigger.type in ("lead_disqualified", "lead_activity"):
         return ObjectType.LEAD
     if trigger.type in ("lifecycle_changed", "message_received"):
         return ObjectType.CONTACT

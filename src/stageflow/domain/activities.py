@@ -140,3 +140,34 @@ class Activity:
             after=after,
             data={"activity_id": self.id, "activity_type": self.type.value},
         )
+
+
+# Moments of a lead's activities that lead automation counts (SPEC H2, H3).
+OUTREACH_MOMENTS = ("email_sent", "linkedin_message_sent", "call_logged", "meeting_scheduled")
+CONNECTED_MOMENTS = ("email_reply_received", "meeting_completed", "call_connected")
+MOMENTS = OUTREACH_MOMENTS + CONNECTED_MOMENTS
+
+
+def moments(event: Event) -> frozenset[str]:
+    """What an activity event means for outreach: an email sent, a call logged, a meeting
+    whose outcome became Completed, … (empty for anything else)."""
+    after, before = event.after or {}, event.before or {}
+    kind, outcome = after.get("type"), after.get("outcome")
+    found: set[str] = set()
+    if event.type is EventType.ACTIVITY_LOGGED:
+        inbound = after.get("direction") == Direction.INBOUND
+        if kind == ActivityType.EMAIL:
+            found.add("email_reply_received" if inbound else "email_sent")
+        elif kind == ActivityType.MESSAGE and after.get("channel") == "linkedin" and not inbound:
+            found.add("linkedin_message_sent")
+        elif kind == ActivityType.CALL:
+            found.add("call_logged")
+        elif kind == ActivityType.MEETING:
+            found.add("meeting_scheduled")
+    elif event.type is not EventType.ACTIVITY_UPDATED or before.get("outcome") == outcome:
+        return frozenset()
+    if kind == ActivityType.CALL and outcome == "connected":
+        found.add("call_connected")
+    elif kind == ActivityType.MEETING and outcome == "completed":
+        found.add("meeting_completed")
+    return frozenset(found)

@@ -98,6 +98,8 @@ class EventType(StrEnum):
     SIGNATURE_DECLINED = "SignatureDeclined"
     SUBSTATE_OPENED = "SubstateOpened"
     SUBSTATE_CLOSED = "SubstateClosed"
+    LEAD_DISQUALIFIED = "LeadDisqualified"
+    LEAD_AUTOMATION_SAVED = "LeadAutomationSaved"
 
 
 @dataclass(slots=True)

@@ -131,6 +131,21 @@ def evaluate(
     return _condition(node, values, changes or {})
 
 
+def unmet(
+    node: Filter, values: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]] | None = None
+) -> str:
+    """Which part of a filter that does not hold fails, in words ("why didn't it run?")."""
+    if isinstance(node, AllOf):
+        failing = next((c for c in node.all if not evaluate(c, values, changes)), None)
+        return "the conditions held" if failing is None else unmet(failing, values, changes)
+    if isinstance(node, AnyOf):
+        return "none of the 'any' conditions held"
+    if isinstance(node, Not):
+        return "the 'not' condition held"
+    wanted = "" if node.op in UNARY_OPS else f" {node.value!r}"
+    return f"{node.field} {node.op.value}{wanted} (it is {values.get(node.field)!r})"
+
+
 def _condition(
     c: Condition, values: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]
 ) -> bool:

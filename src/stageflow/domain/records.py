@@ -69,6 +69,9 @@ BUILTIN_FIELDS: dict[ObjectType, tuple[FieldDef, ...]] = {
         _f("email", FieldType.TEXT),
         _f("phone", FieldType.TEXT),
         _f("company_name", FieldType.TEXT),
+        # Set when a user moves the lead back a stage: lead automation leaves it alone from
+        # then on (SPEC H5). Clear it to let automation move the lead again.
+        _f("stage_locked_at", FieldType.DATETIME),
     ),
     ObjectType.DEAL: (
         _f("amount", FieldType.NUMBER),
@@ -96,6 +99,10 @@ ASSOCIATION_TARGETS: dict[ObjectType, frozenset[ObjectType]] = {
 }
 
 SOURCE_PICKLIST = "source_channel"
+
+# Enum members read on every move, as module constants (EnumType.__getattr__ is slow on 3.11).
+_LEAD = ObjectType.LEAD
+_LEAD_DISQUALIFIED = EventType.LEAD_DISQUALIFIED
 
 
 @dataclass(slots=True)
@@ -214,6 +221,20 @@ class Record:
                 after={"pipeline_id": pipeline_id, "stage_id": stage_id, "stage_kind": stage_kind},
             )
         )
+        if stage_kind == "lost" != from_stage_kind and self.object_type is _LEAD:
+            self.events.append(
+                self._event(
+                    _LEAD_DISQUALIFIED,
+                    actor,
+                    at,
+                    before=None,
+                    after=None,
+                    data={
+                        "reason": self.fields.get("disqualification_reason"),
+                        "stage_id": stage_id,
+                    },
+                )
+            )
         return True
 
     def set_lifecycle(

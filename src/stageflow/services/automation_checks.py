@@ -182,12 +182,13 @@ def _check_trigger(
                 f"trigger: there is no stage {value} for {ctx.object_type}s",
                 field=f"trigger.{attr}",
             )
-    for attr in ("to_lifecycle_stage_id", "from_lifecycle_stage_id"):
+    for attr in ("to_lifecycle_stage_id", "from_lifecycle_stage_id", "to_lifecycle_stage_ids"):
         value = getattr(trigger, attr, None)
-        if value is not None and uow.lifecycle.get(workspace_id, value) is None:
-            raise ValidationFailed(
-                f"trigger: there is no lifecycle stage {value}", field=f"trigger.{attr}"
-            )
+        for stage_id in value if isinstance(value, list) else [value]:
+            if stage_id is not None and uow.lifecycle.get(workspace_id, stage_id) is None:
+                raise ValidationFailed(
+                    f"trigger: there is no lifecycle stage {stage_id}", field=f"trigger.{attr}"
+                )
     pipeline_id = getattr(trigger, "pipeline_id", None)
     if pipeline_id is not None:
         pipeline = uow.pipelines.get(workspace_id, pipeline_id)

@@ -21,7 +21,7 @@ from stageflow.services.unit_of_work import UnitOfWork
 KINDS = ("workflow", "stage_rule", "lead_automation", "substate_action")
 STATUSES = ("draft", "active", "paused", "archived")
 # Kinds compiled from rules: their definition is changed through the rules, not here.
-COMPILED = frozenset({"stage_rule", "substate_action"})
+COMPILED = frozenset({"stage_rule", "substate_action", "lead_automation"})
 
 
 class CreateAutomation(BaseModel):
@@ -135,7 +135,11 @@ def _publish_checked(
 
 
 def _compiled_message(row: Any) -> str:
-    where = {"stage_rule": "the stage's rules", "substate_action": "the sub-state's actions"}
+    where = {
+        "stage_rule": "the stage's rules",
+        "substate_action": "the sub-state's actions",
+        "lead_automation": "the lead automation settings (PATCH /lead-automation)",
+    }
     return (
         f"automation {row.id} is compiled from {where[row.kind]}; change them instead "
         "(GET /automations/{id} shows where they are)"
@@ -169,10 +173,20 @@ def set_status(uow: UnitOfWork, principal: Principal, automation_id: int, status
 
 
 def list_automations(
-    uow: UnitOfWork, principal: Principal, *, status: str | None, cursor: str | None, limit: int
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    kind: str | None = None,
 ) -> Page[Any]:
     check_limit(limit)
+    if kind is not None and kind not in KINDS:
+        raise ValidationFailed(f"unknown kind '{kind}' (known: {', '.join(KINDS)})", field="kind")
     where = [t.automations.c.status == status] if status else []
+    if kind is not None:
+        where.append(t.automations.c.kind == kind)
     rows = uow.automations.list(
         principal.workspace_id, where=where, before_id=decode_cursor(cursor), limit=limit + 1
     )
@@ -221,13 +235,16 @@ def put_compiled(
     return int(row.id)
 
 
-def archive_compiled(uow: UnitOfWork, workspace_id: int, automation_ids: list[int]) -> None:
-    """Stop automations whose rules are gone: nobody enrolls; runs in flight finish."""
+def archive_compiled(
+    uow: UnitOfWork, workspace_id: int, automation_ids: list[int], *, status: str = "archived"
+) -> None:
+    """Stop automations whose rules are gone (or, ``paused``, switched off): nobody enrolls;
+    runs in flight finish."""
     for automation_id in automation_ids:
         row = uow.automations.get(workspace_id, automation_id)
-        if row is not None and row.status != "archived":
+        if row is not None and row.status not in (status, "archived"):
             uow.automations.update(
-                row.id, row.version, {"status": "archived", "updated_at": uow.clock.now()}
+                row.id, row.version, {"status": status, "updated_at": uow.clock.now()}
             )
             uow.automations.bump_revision(workspace_id)
             timers.sync_schedule(uow, workspace_id, automation_id)

@@ -82,6 +82,11 @@ class UpdateRecord(Command):
 class MoveRecord(Command):
     stage_id: Id
     pipeline_id: Id | None = Field(None, description="Must be the stage's pipeline if given")
+    fields: dict[str, Any] | None = Field(
+        None,
+        description="Fields set with the move, e.g. a lead's disqualification_reason when it "
+        "moves to Disqualified",
+    )
     version: int | None = None
 
 

@@ -87,11 +87,18 @@ class ServiceCrm:
         )
         self.on_change()
 
-    def move_record(self, record_id: int, stage_id: int) -> None:
+    def move_record(
+        self, record_id: int, stage_id: int, *, forward_only: bool = False
+    ) -> str | None:
+        record = records.get_editable(self.uow, self.principal, None, record_id)
+        held = records.held_back(self.uow, record, stage_id, forward_only=forward_only)
+        if held is not None:
+            return held
         records.move_record(
             self.uow, self.principal, None, record_id, MoveRecord(stage_id=stage_id), self.actor
         )
         self.on_change()
+        return None
 
     def copy_record(
         self,

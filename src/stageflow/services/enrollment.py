@@ -19,7 +19,7 @@ from stageflow.automation.graph import Graph, compile_graph
 from stageflow.automation.interpreter import RunState, parsed_filter
 from stageflow.automation.matching import Entry, TriggerIndex, matches
 from stageflow.domain.events import ActorKind, Event, EventType
-from stageflow.domain.filters import evaluate
+from stageflow.domain.filters import evaluate, unmet
 from stageflow.services.context import RecordValues
 from stageflow.services.run_rows import new_run
 from stageflow.services.timers import arm_date
@@ -197,8 +197,11 @@ class Enroller:
                 return "record_gone", "the record no longer exists"
             trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
             values_seen = ChainMap(trigger_values, cast(dict[str, Any], record_values))
-            if not evaluate(parsed_filter(filter_), values_seen):
-                return "conditions_not_met", "the automation's conditions were not met"
+            parsed = parsed_filter(filter_)
+            if not evaluate(parsed, values_seen):
+                return "conditions_not_met", (
+                    f"the automation's conditions were not met: {unmet(parsed, values_seen)}"
+                )
         return None
 
     # runs already waiting ----------------------------------------------------------------

@@ -9,10 +9,10 @@ from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.filter_sql import compile_filter
 from stageflow.domain.activities import ActivityStatus
 from stageflow.domain.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.events import Actor, ActorKind, Event, EventType
 from stageflow.domain.fields import FieldContext, FieldDef
 from stageflow.domain.filters import Filter
-from stageflow.domain.pipelines import Pipeline
+from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import (
     ASSOCIATION_TARGETS,
     BUILTIN_FIELDS,
@@ -29,6 +29,8 @@ from stageflow.services import conversations, lifecycle
 from stageflow.services.commands import CreateRecord, MoveRecord, SetLifecycleStage, UpdateRecord
 from stageflow.services.pagination import MAX_LIMIT, Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
+
+_LEAD = ObjectType.LEAD  # read on every move; EnumType.__getattr__ is slow on 3.11
 
 
 def field_definitions(
@@ -190,19 +192,63 @@ def move_record(
     assert stage is not None and pipeline.id is not None
     from_kind = _stage_kind(uow, principal.workspace_id, object_type, record.stage_id)
     previous = record.stage_id
-    if record.move(
+    now = uow.clock.now()
+    changes: dict[str, Any] = {}
+    if cmd.fields:
+        ws = principal.workspace_id
+        definitions = field_definitions(uow, ws, object_type)
+        changes = validate_fields(cmd.fields, definitions, field_context(uow, ws))
+    if object_type is _LEAD and _moved_back_by_hand(pipeline, previous, stage, actor):
+        changes["stage_locked_at"] = now.isoformat()  # lead automation leaves it alone (H5)
+    changed = bool(changes) and bool(record.change({"fields": changes}, actor, now))
+    moved = record.move(
         pipeline.id,
         cmd.stage_id,
         actor,
-        uow.clock.now(),
+        now,
         stage_kind=stage.kind.value,
         from_stage_kind=from_kind,
-    ):
+    )
+    if changed or moved:
         uow.records.save(record, read_version)
         uow.emit(record.events)
-        if previous is not None and previous != record.stage_id:
-            _complete_on_stage_exit(uow, record, previous, actor)
+    if moved and previous is not None:
+        _complete_on_stage_exit(uow, record, previous, actor)
     return record
+
+
+def held_back(uow: UnitOfWork, record: Record, stage_id: int, *, forward_only: bool) -> str | None:
+    """Why an automation may not move the record to the stage now, or None."""
+    locked = record.fields.get("stage_locked_at") if record.object_type is _LEAD else None
+    if locked:
+        return (
+            f"a user moved the lead back at {locked}; automation no longer moves it "
+            "(clear stage_locked_at to allow it)"
+        )
+    if not forward_only or record.stage_id is None:
+        return None
+    pipeline = _pipeline_of_stage(uow, record.workspace_id, record.object_type, stage_id)
+    here, there = pipeline.stage(record.stage_id), pipeline.stage(stage_id)
+    assert there is not None
+    if here is None:
+        return f"the record is not in pipeline '{pipeline.name}'"
+    if there.position <= here.position:
+        return f"'{there.name}' is not ahead of '{here.name}': this move only goes forward"
+    return None
+
+
+def _moved_back_by_hand(
+    pipeline: Pipeline, previous: int | None, stage: Stage, actor: Actor
+) -> bool:
+    """A person (not an automation, import or sync) moved a lead to an earlier stage of the
+    default lead pipeline (SPEC H5)."""
+    before = pipeline.stage(previous) if previous is not None else None
+    return (
+        pipeline.is_default
+        and before is not None
+        and stage.position < before.position
+        and actor.kind in (ActorKind.USER, ActorKind.TOKEN)
+    )
 
 
 def _complete_on_stage_exit(uow: UnitOfWork, record: Record, stage_id: int, actor: Actor) -> None:

@@ -19,7 +19,7 @@ from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.pipelines import DEFAULT_PICKLISTS, DEFAULT_PIPELINES, Pipeline, Stage
 from stageflow.domain.users import Permission, Principal, Role, parse_permissions
 from stageflow.domain.workspaces import Workspace, check_slug, slugify
-from stageflow.services import lifecycle, security
+from stageflow.services import lead_automation, lifecycle, security
 from stageflow.services.commands import (
     CreateToken,
     CreateUser,
@@ -81,6 +81,7 @@ def create_workspace(
         )
         uow.pipelines.add(pipeline, now)
     lifecycle.create_default_stages(uow, ws)
+    lead_automation.install(uow, ws, actor)
     token = create_token(uow, ws, owner, CreateToken(name="owner token"), actor)
     return NewWorkspace(workspace=workspace, owner_id=owner, token=token)
 

@@ -24,8 +24,10 @@ from stageflow.entrypoints.api.routes import (
     conversations,
     deliveries,
     email,
+    lead_automation,
     lifecycle,
     notifications,
+    opportunity_types,
     pipelines,
     records,
     reports,
@@ -79,6 +81,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         records,
         activities,
         pipelines,
+        lead_automation,
         lifecycle,
         conversations,
         segments,
@@ -90,6 +93,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         reports,
         rules,
         substates,
+        opportunity_types,
     ):
         api.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(api)

@@ -91,12 +91,15 @@ def validate(body: ValidateIn, caller: Caller = Depends(get_caller)) -> dict[str
 def list_automations(
     caller: Caller = Depends(get_caller),
     status: str | None = None,
+    kind: str | None = Query(
+        None, description="workflow, stage_rule, lead_automation or substate_action"
+    ),
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=200),
 ) -> PageOut[AutomationOut]:
     with caller.uow(read_only=True) as uow:
         page = service.list_automations(
-            uow, caller.principal, status=status, cursor=cursor, limit=limit
+            uow, caller.principal, status=status, kind=kind, cursor=cursor, limit=limit
         )
     return PageOut[AutomationOut](
         items=[AutomationOut.of(r) for r in page.items], next_cursor=page.next_cursor
