@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from stageflow.bootstrap import App
+from stageflow.services import lead_automation
+from stageflow.services.lead_automation import install_missing
+from tests.conftest import Api, Tenant
 from tests.e2e.test_api_permissions import add_member
 
 
@@ -392,3 +395,22 @@ def test_built_in_automations_change_only_through_their_settings(api: Api) -> No
     automation_id = api.get("/lead-automation")["automation_ids"]["attempting"]
     error = api.patch(f"/automations/{automation_id}", {"name": "Mine"}, expect=409)
     assert "/lead-automation" in error["message"]
+
+
+def test_workspaces_made_before_lead_automation_get_it_at_start(app: App, tenant: Tenant) -> None:
+    """A database upgraded from before lead automation: starting stageflow installs it."""
+    with app.uow() as uow:
+        workspace = uow.workspaces.get(tenant.id)
+        assert workspace is not None
+        settings = dict(workspace.settings)
+        old_ids = settings.pop("lead_automation")["automations"]
+        uow.workspaces.update_settings(tenant.id, settings)
+        uow.commit()
+    with app.uow() as uow:
+        assert install_missing(uow) >= 1
+        uow.commit()
+    with app.uow(read_only=True) as uow:
+        view = lead_automation.view(uow, tenant.owner)
+        assert view["attempting"]["enabled"] and not view["create_lead"]["enabled"]
+        assert view["automation_ids"]["attempting"] not in old_ids.values()
+        assert install_missing(uow) == 0

@@ -606,3 +606,7 @@ def _report_errors(checked: imports.Checked, errors_to: Path | None) -> None:
 
 def main() -> None:
     cli()
+
+
+# The automation commands live in their own module and register themselves on `cli`.
+from stageflow.entrypoints import cli_automations  # noqa: E402, F401

@@ -57,7 +57,7 @@ def create_automation(
         name=cmd.name,
         description=cmd.description,
         kind=cmd.kind,
-        draft=_dump(definition),
+        draft=dump_definition(definition),
         now=uow.clock.now(),
     )
     if cmd.publish:
@@ -91,7 +91,9 @@ def update_automation(
     if cmd.description is not None:
         values["description"] = cmd.description
     if cmd.definition is not None:
-        values["draft"] = _dump(check_definition(uow, principal.workspace_id, cmd.definition))
+        values["draft"] = dump_definition(
+            check_definition(uow, principal.workspace_id, cmd.definition)
+        )
     if values:
         uow.automations.update(
             automation_id, row.version, {**values, "updated_at": uow.clock.now()}
@@ -119,7 +121,7 @@ def _publish_checked(
         workspace_id,
         row.id,
         number=number,
-        definition=_dump(definition),
+        definition=dump_definition(definition),
         trigger_type=definition.trigger.type,
         now=uow.clock.now(),
         by=actor.user_id,
@@ -193,7 +195,7 @@ def list_automations(
     return page_of(rows, limit)
 
 
-def _dump(definition: Definition) -> dict[str, Any]:
+def dump_definition(definition: Definition) -> dict[str, Any]:
     return definition.model_dump(mode="json", by_alias=True, exclude_none=False)
 
 
@@ -214,7 +216,7 @@ def put_compiled(
     definition changed (runs in flight keep their version, X5). The caller checked the
     permission and the rules."""
     definition = check_definition(uow, workspace_id, raw)
-    draft = _dump(definition)
+    draft = dump_definition(definition)
     row = uow.automations.get(workspace_id, automation_id) if automation_id else None
     now = uow.clock.now()
     if row is None:

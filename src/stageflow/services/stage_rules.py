@@ -110,6 +110,15 @@ def create_rule(
     return rule_id
 
 
+def check_new_rule(
+    uow: UnitOfWork, principal: Principal, pipeline_id: int, stage_id: int, cmd: NewRule
+) -> None:
+    """Check a rule as create_rule would, writing nothing."""
+    pipeline, stage = _place(uow, principal, pipeline_id, stage_id, editing=True)
+    spec = RuleSpec.model_validate(cmd.model_dump(include=set(SPEC_KEYS)))
+    _check(uow, principal.workspace_id, pipeline, stage, cmd.name, spec)
+
+
 def update_rule(
     uow: UnitOfWork,
     principal: Principal,
