@@ -305,14 +305,6 @@ def _check_option(
 # per-stage custom actions (H8) ----------------------------------------------------------
 
 
-class NewAction(BaseModel):
-    """A step of the stage's workflow: an action, a delay, a branch, … (the workflow step
-    language); ``id`` is made up when left out."""
-
-    model_config = ConfigDict(extra="allow")
-    position: int | None = Field(None, ge=1, description="Place among the stage's actions")
-
-
 def stage_actions(uow: UnitOfWork, principal: Principal, stage_id: int) -> dict[str, Any]:
     pipeline = _lead_pipeline(uow, principal.workspace_id)
     _lead_stage(pipeline, stage_id)
