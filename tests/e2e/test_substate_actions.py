@@ -335,6 +335,40 @@ def test_a_substate_the_type_lacks_has_no_actions(api: Api) -> None:
     api.post(_actions(kind["id"]), OPEN_VALIDATION)
     removing = api.patch(f"/opportunity-types/{kind['id']}", {"substates": []}, expect=422)
     assert "sub-state 'Pending documentation' has 1 automatic action(s)" in removing["message"]
+    used = api.patch(
+        f"/opportunity-types/{kind['id']}",
+        {"substates": [s for s in SOLAR["substates"] if s["name"] != VALIDATION]},
+        expect=422,
+    )
+    assert used["message"] == (
+        "action 'Validate the documents' of sub-state 'Pending documentation' uses sub-state "
+        "'Documentation validation': change or delete it before removing that sub-state"
+    )
+
+
+def test_a_workflow_on_a_defined_type_opens_only_its_substates(api: Api) -> None:
+    """The save-time check of open_substate knows the type when the trigger names it."""
+    api.post("/opportunity-types", SOLAR)
+    definition = {
+        "trigger": {
+            "type": "substate_closed",
+            "opportunity_type": "Solar installation",
+            "substate": PENDING,
+        },
+        "steps": [
+            {
+                "id": "next",
+                "type": "action",
+                "action": "open_substate",
+                "settings": {"substate": "Paperwork"},
+            }
+        ],
+    }
+    error = api.post("/automations", {"name": "Next", "definition": definition}, expect=422)
+    assert error["field"] == "steps.next.substate"
+    assert "opportunity type 'Solar installation' has no sub-state 'Paperwork'" in error["message"]
+    definition["trigger"]["opportunity_type"] = "Wind"  # no such type: any sub-state
+    api.post("/automations", {"name": "Next", "definition": definition})
 
 
 # E6: permissions -----------------------------------------------------------------------------
@@ -414,7 +448,7 @@ def test_renaming_a_type_moves_its_actions_and_deleting_it_stops_them(
 def test_a_workflow_opening_a_substate_the_type_lacks_fails_naming_it(
     api: Api, solar: dict[str, Any]
 ) -> None:
-    """Outside a type's own actions, the type is known only when the action runs."""
+    """When the trigger does not name the type, it is known only when the action runs."""
     definition = {
         "trigger": {"type": "record_created", "object_type": "opportunity"},
         "steps": [

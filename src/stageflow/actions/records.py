@@ -192,6 +192,9 @@ class Substate(Settings):
 def _check_substate(ctx: SaveContext, settings: Substate) -> None:
     if ctx.object_type != "opportunity":
         raise SettingsInvalid("only opportunities have sub-states", "substate")
+    kind = ctx.extra.get("opportunity_type")  # the trigger's type, when it names a defined one
+    if kind is not None and not kind.has_substate(settings.substate):
+        raise SettingsInvalid(kind.unknown_substate(settings.substate), "substate")
 
 
 @registry.register(

@@ -26,6 +26,7 @@ from stageflow.automation.triggers import trigger_object_type
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.fields import FieldDef, FieldType
 from stageflow.domain.filters import conditions, parse_filter
+from stageflow.domain.opportunity_types import OpportunityType
 from stageflow.domain.records import SOURCE_PICKLIST, ObjectType
 from stageflow.services import records
 from stageflow.services.records import field_definitions
@@ -70,6 +71,7 @@ def check_definition(uow: UnitOfWork, workspace_id: int, raw: Any) -> Definition
         raise ValidationFailed(f"step '{exc.step}': {exc}", field=f"steps.{exc.step}") from None
     object_type = trigger_object_type(definition.trigger)
     ctx = _save_context(uow, workspace_id, object_type)
+    ctx.extra["opportunity_type"] = _opportunity_type(uow, workspace_id, definition.trigger)
     known = _condition_fields(ctx)
     _check_trigger(definition, ctx, uow, workspace_id)
     if definition.conditions is not None:
@@ -138,6 +140,13 @@ def _save_context(
             },
         },
     )
+
+
+def _opportunity_type(uow: UnitOfWork, workspace_id: int, trigger: Any) -> OpportunityType | None:
+    """The opportunity type a sub-state trigger names, when it is defined (E1): the sub-states
+    its actions open or close must be the type's."""
+    name = getattr(trigger, "opportunity_type", None)
+    return uow.opportunity_types.named(workspace_id, name) if name else None
 
 
 def _fields_of(definitions: Mapping[str, FieldDef], *types: FieldType) -> frozenset[str]:

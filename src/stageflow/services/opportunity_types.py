@@ -85,14 +85,7 @@ def update_type(
         if cmd.substates is not None
         else old.substates,
     )
-    for name in old.substate_names:
-        count = len(uow.rules.of_substate(ws, old.name, name))
-        if count and not kind.has_substate(name):
-            raise ValidationFailed(
-                f"sub-state '{name}' has {count} automatic action(s): delete them before "
-                "removing it from the type",
-                field="substates",
-            )
+    _check_removals(uow, ws, old, kind)
     if kind.name != old.name:
         if uow.opportunity_types.by_name(ws, kind.name) is not None:
             raise Conflict(f"another opportunity type is named '{kind.name}'", field="name")
@@ -137,6 +130,39 @@ def view(row: Any) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
+
+
+def _check_removals(
+    uow: UnitOfWork, workspace_id: int, old: OpportunityType, kind: OpportunityType
+) -> None:
+    """A sub-state that has actions, or that an action opens or closes, stays."""
+    actions = uow.rules.of_substate(workspace_id, old.name)
+    for name in old.substate_names:
+        if kind.has_substate(name):
+            continue
+        own = [a for a in actions if a.substate == name]
+        if own:
+            raise ValidationFailed(
+                f"sub-state '{name}' has {len(own)} automatic action(s): delete them before "
+                "removing it from the type",
+                field="substates",
+            )
+        user = next((a for a in actions if _uses(a, name)), None)
+        if user is not None:
+            raise ValidationFailed(
+                f"action '{user.name}' of sub-state '{user.substate}' uses sub-state '{name}': "
+                "change or delete it before removing that sub-state",
+                field="substates",
+            )
+
+
+def _uses(action: Any, substate: str) -> bool:
+    """Does this action open or close the sub-state?"""
+    spec = action.spec
+    return bool(
+        spec.get("action") in ("open_substate", "close_substate")
+        and spec.get("settings", {}).get("substate") == substate
+    )
 
 
 def _columns(kind: OpportunityType) -> dict[str, Any]:

@@ -41,7 +41,6 @@ from stageflow.services.unit_of_work import UnitOfWork
 
 KIND = "substate_action"
 MAX_ACTIONS = 100  # per sub-state
-SUBSTATE_ACTIONS = frozenset({"open_substate", "close_substate"})
 
 
 def list_actions(
@@ -241,16 +240,10 @@ def _check(
     name: str,
     spec: RuleSpec,
 ) -> None:
-    """Check the action as a workflow of its own (E5: what it needs must exist), and that a
-    sub-state it opens or closes is one of the type's."""
+    """Check the action as a workflow of its own: what it needs must exist (E5), a sub-state
+    it opens or closes must be one of the type's (the trigger names the type)."""
     on = trigger(kind.name, substate, group)
     check_rule(uow, workspace_id, on, name, spec, field_name=field_name)
-    if spec.action in SUBSTATE_ACTIONS:
-        target = str(spec.settings.get("substate", "")).strip()
-        if not kind.has_substate(target):
-            raise ValidationFailed(
-                f"settings.substate: {kind.unknown_substate(target)}", field="settings.substate"
-            )
 
 
 def _reorder(uow: UnitOfWork, others: list[int], action_id: int, position: int) -> None:
