@@ -311,3 +311,46 @@ def test_set_variable_from_template_keeps_numbers() -> None:
     state = _start(definition)
     advance(compile_graph(definition), state, FakePort({}))
     assert state.variables["m"] == 41
+
+
+def test_every_step_row_names_its_execution_loop_steps_by_their_own_counter_too() -> None:
+    inner = {
+        "id": "inner",
+        "type": "loop",
+        "while": {"field": "vars.j", "op": "lt", "value": 1},
+        "steps": [{"id": "j", "type": "set_variable", "variable": "j", "increment": 1}],
+    }
+    definition = _definition(
+        [
+            {
+                "id": "outer",
+                "type": "loop",
+                "while": {"field": "vars.i", "op": "lt", "value": 1},
+                "steps": [
+                    inner,
+                    {"id": "i", "type": "set_variable", "variable": "i", "increment": 1},
+                ],
+            },
+            {"id": "end", "type": "end", "outcome": "cancelled", "reason": "done"},
+        ],
+        variables={"i": 0, "j": 0},
+    )
+    port = FakePort({})
+    outcome = advance(compile_graph(definition), _start(definition), port)
+    assert (outcome.status, outcome.error) == ("cancelled", "done")
+    assert [(r.step_id, r.iteration, r.type) for r in port.results] == [
+        ("outer", "outer:0", "loop"),
+        ("inner", "outer:1/inner:0", "loop"),
+        ("j", "outer:1/inner:1", "set_variable"),
+        ("inner", "outer:1/inner:1", "loop"),
+        ("i", "outer:1", "set_variable"),
+        ("outer", "outer:1", "loop"),
+        ("end", "", "end"),
+    ]
+
+
+def test_a_cursor_on_a_step_the_version_lacks_names_it() -> None:
+    definition = _definition([set_field("a", "x", 1)])
+    with pytest.raises(GraphError) as error:
+        advance(compile_graph(definition), RunState(cursor="gone"), FakePort({}))
+    assert error.value.step == "gone"

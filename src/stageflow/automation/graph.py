@@ -2,11 +2,15 @@
 
 The run cursor is a step id; loop counters live beside it. A step inside loops is identified,
 for idempotency, by its id plus the counters of the loops around it (its *iteration key*).
+
+A version is compiled once per process and then read for every step of every run, so what
+the interpreter reads per step is precomputed into plain slotted ``Node``s; the pydantic steps
+stay what is validated, saved and handed to the ports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +31,27 @@ class GraphError(ValueError):
         self.step = step
 
 
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step as the interpreter runs it: its type, the step after it and the loops whose
+    counters name one execution of it (those around it, and itself for a loop)."""
+
+    id: str
+    type: str
+    step: Step
+    next: str | None
+    key_loops: tuple[str, ...]
+
+    def iteration_key(self, loops: Mapping[str, int]) -> str:
+        if not self.key_loops:
+            return ""
+        return "/".join(f"{loop}:{loops.get(loop, 0)}" for loop in self.key_loops)
+
+
 @dataclass
 class Graph:
     steps: dict[str, Step] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
     first: str | None = None
     next: dict[str, str | None] = field(default_factory=dict)
     loops_around: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -39,17 +61,18 @@ class Graph:
     timeout_first: dict[str, str | None] = field(default_factory=dict)
 
     def step(self, step_id: str) -> Step:
+        return self.node(step_id).step
+
+    def node(self, step_id: str) -> Node:
         try:
-            return self.steps[step_id]
+            return self.nodes[step_id]
         except KeyError:
             raise GraphError(f"no step '{step_id}' in this version", step_id) from None
 
-    def iteration_key(self, step_id: str, loops: dict[str, int]) -> str:
+    def iteration_key(self, step_id: str, loops: Mapping[str, int]) -> str:
         """Identifies one execution of a step: its loops' counters (and its own, for a loop)."""
-        around = self.loops_around.get(step_id, ())
-        if isinstance(self.steps.get(step_id), LoopStep):
-            around = (*around, step_id)
-        return "/".join(f"{loop}:{loops.get(loop, 0)}" for loop in around)
+        node = self.nodes.get(step_id)
+        return node.iteration_key(loops) if node is not None else ""
 
     def all_steps(self) -> list[Step]:
         return list(self.steps.values())
@@ -58,6 +81,10 @@ class Graph:
 def compile_graph(definition: Definition) -> Graph:
     graph = Graph()
     graph.first = _link(graph, definition.steps, after=None, loops=())
+    for step_id, step in graph.steps.items():
+        loops = graph.loops_around[step_id]
+        key_loops = (*loops, step_id) if isinstance(step, LoopStep) else loops
+        graph.nodes[step_id] = Node(step_id, step.type, step, graph.next[step_id], key_loops)
     return graph
 
 

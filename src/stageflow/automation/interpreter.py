@@ -13,19 +13,18 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from stageflow.automation.definitions import (
     ActionStep,
     BranchStep,
     DelayStep,
-    EndStep,
     LoopStep,
     SetVariableStep,
     WaitUntilStep,
 )
 from stageflow.automation.durations import parse_duration
-from stageflow.automation.graph import Graph
+from stageflow.automation.graph import Graph, Node
 from stageflow.domain.filters import Filter, evaluate, parse_filter
 
 STATE_FORMAT = 1
@@ -91,8 +90,11 @@ def migrate_state(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True, slots=True)
-class StepResult:
+# Named tuples rather than frozen dataclasses: as immutable, and several per run are made,
+# where a frozen dataclass's __init__ costs one object.__setattr__ call per field.
+
+
+class StepResult(NamedTuple):
     step_id: str
     iteration: str
     type: str
@@ -104,8 +106,7 @@ class StepResult:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: Literal["completed", "waiting", "failed", "cancelled"]
     wake_at: datetime | None = None
     wait_event: str | None = None
@@ -151,26 +152,27 @@ def advance(graph: Graph, state: RunState, port: Port, *, event: str | None = No
 
 def _resume(graph: Graph, state: RunState, port: Port, event: str | None) -> Outcome | None:
     assert state.cursor is not None
-    step = graph.step(state.cursor)
+    node = graph.node(state.cursor)
     now = port.now()
     started = datetime.fromisoformat(state.entered_at) if state.entered_at else now
-    key = graph.iteration_key(step.id, state.loops)
-    if isinstance(step, DelayStep):
-        _done(port, step, key, started, {"waited_until": now.isoformat()}, finished=now)
+    key = node.iteration_key(state.loops)
+    if node.type == "delay":
+        _done(port, node, key, started, {"waited_until": now.isoformat()}, finished=now)
         _leave_wait(state)
-        state.cursor = graph.next[step.id]
+        state.cursor = node.next
         return None
+    step = node.step
     assert isinstance(step, WaitUntilStep)
     deadline = datetime.fromisoformat(state.deadline) if state.deadline else now
     if _wait_satisfied(step, state, port, event):
-        _done(port, step, key, started, {"satisfied": True, "event": event}, finished=now)
+        _done(port, node, key, started, {"satisfied": True, "event": event}, finished=now)
         _leave_wait(state)
-        state.cursor = graph.next[step.id]
+        state.cursor = node.next
         return None
     if now >= deadline:
-        _done(port, step, key, started, {"timed_out": True}, finished=now)
+        _done(port, node, key, started, {"timed_out": True}, finished=now)
         _leave_wait(state)
-        state.cursor = graph.timeout_first[step.id]
+        state.cursor = graph.timeout_first[node.id]
         return None
     return Outcome(status="waiting", wake_at=deadline, wait_event=step.event)
 
@@ -189,21 +191,21 @@ def _run(graph: Graph, state: RunState, port: Port) -> Outcome:
     for _ in range(MAX_STEPS_PER_ADVANCE):
         if state.cursor is None:
             return Outcome(status="completed")
-        step = graph.step(state.cursor)
-        key = graph.iteration_key(step.id, state.loops)
+        node = graph.node(state.cursor)
+        key = node.iteration_key(state.loops)
         now = port.now()
         try:
-            outcome = _step(graph, step, key, state, port, now)
+            outcome = _step(graph, node, key, state, port, now)
         except StepFailed as failure:
             port.record(
                 StepResult(
-                    step.id,
+                    node.id,
                     key,
-                    step.type,
+                    node.type,
                     "failed",
                     now,
                     port.now(),
-                    input=getattr(step, "settings", None),
+                    input=getattr(node.step, "settings", None),
                     error=failure.message,
                 )
             )
@@ -211,7 +213,7 @@ def _run(graph: Graph, state: RunState, port: Port) -> Outcome:
                 status="failed",
                 error=failure.message,
                 retryable=failure.retryable,
-                failed_step=step.id,
+                failed_step=node.id,
             )
         if outcome is not None:
             return outcome
@@ -220,17 +222,18 @@ def _run(graph: Graph, state: RunState, port: Port) -> Outcome:
 
 
 def _step(
-    graph: Graph, step: Any, key: str, state: RunState, port: Port, now: datetime
+    graph: Graph, node: Node, key: str, state: RunState, port: Port, now: datetime
 ) -> Outcome | None:
     """Execute the step at the cursor and move the cursor; an outcome stops the run here."""
-    match step:
-        case ActionStep():
+    step: Any = node.step
+    match node.type:
+        case "action":
             output = port.perform(step, key, state.variables)
             port.record(
                 StepResult(
-                    step.id,
+                    node.id,
                     key,
-                    step.type,
+                    node.type,
                     "completed",
                     now,
                     port.now(),
@@ -238,34 +241,34 @@ def _step(
                     output=output,
                 )
             )
-            state.cursor = graph.next[step.id]
-        case BranchStep():
-            state.cursor = _branch(graph, step, key, state, port, now)
-        case DelayStep():
+            state.cursor = node.next
+        case "branch":
+            state.cursor = _branch(graph, node, key, state, port, now)
+        case "delay":
             wake_at = port.delay_until(step, now)
             if wake_at > now:
                 state.waiting, state.entered_at = True, now.isoformat()
                 return Outcome(status="waiting", wake_at=wake_at)
-            _done(port, step, key, now, {"waited_until": now.isoformat(), "already_due": True})
-            state.cursor = graph.next[step.id]
-        case WaitUntilStep():
+            _done(port, node, key, now, {"waited_until": now.isoformat(), "already_due": True})
+            state.cursor = node.next
+        case "wait_until":
             if step.event is None and _holds(step.condition, state, port):
-                _done(port, step, key, now, {"satisfied": True})
-                state.cursor = graph.next[step.id]
+                _done(port, node, key, now, {"satisfied": True})
+                state.cursor = node.next
                 return None
             deadline = parse_duration(step.timeout).after(now)
             state.waiting, state.entered_at = True, now.isoformat()
             state.deadline = deadline.isoformat()
             return Outcome(status="waiting", wake_at=deadline, wait_event=step.event)
-        case LoopStep():
-            state.cursor = _loop(graph, step, key, state, port, now)
-        case SetVariableStep():
+        case "loop":
+            state.cursor = _loop(graph, node, key, state, port, now)
+        case "set_variable":
             value = _variable_value(step, state, port)
             state.variables[step.variable] = value
-            _done(port, step, key, now, {step.variable: value})
-            state.cursor = graph.next[step.id]
-        case EndStep():
-            _done(port, step, key, now, {"outcome": step.outcome, "reason": step.reason})
+            _done(port, node, key, now, {step.variable: value})
+            state.cursor = node.next
+        case "end":
+            _done(port, node, key, now, {"outcome": step.outcome, "reason": step.reason})
             state.cursor = None
             if step.outcome == "cancelled":
                 return Outcome(status="cancelled", error=step.reason or "ended by an end step")
@@ -275,7 +278,7 @@ def _step(
 
 def _done(
     port: Port,
-    step: Any,
+    node: Node,
     key: str,
     started: datetime,
     output: dict[str, Any],
@@ -285,37 +288,41 @@ def _done(
     """Record a completed step (every step leaves a row: X4)."""
     port.record(
         StepResult(
-            step.id, key, step.type, "completed", started, finished or started, output=output
+            node.id, key, node.type, "completed", started, finished or started, output=output
         )
     )
 
 
 def _branch(
-    graph: Graph, step: BranchStep, key: str, state: RunState, port: Port, now: datetime
+    graph: Graph, node: Node, key: str, state: RunState, port: Port, now: datetime
 ) -> str | None:
+    step = node.step
+    assert isinstance(step, BranchStep)
     for index, branch in enumerate(step.branches):
         if _holds(branch.condition, state, port):
-            _done(port, step, key, now, {"branch": index, "name": branch.name})
-            return graph.branch_first[(step.id, index)]
-    _done(port, step, key, now, {"branch": "otherwise" if step.otherwise else None})
-    return graph.otherwise_first[step.id]
+            _done(port, node, key, now, {"branch": index, "name": branch.name})
+            return graph.branch_first[(node.id, index)]
+    _done(port, node, key, now, {"branch": "otherwise" if step.otherwise else None})
+    return graph.otherwise_first[node.id]
 
 
 def _loop(
-    graph: Graph, step: LoopStep, key: str, state: RunState, port: Port, now: datetime
+    graph: Graph, node: Node, key: str, state: RunState, port: Port, now: datetime
 ) -> str | None:
-    turns = state.loops.get(step.id, 0)
+    step = node.step
+    assert isinstance(step, LoopStep)
+    turns = state.loops.get(node.id, 0)
     if turns >= step.max_iterations:
         exit_reason = "max_iterations"
     elif _holds(step.condition, state, port):
-        state.loops[step.id] = turns + 1
-        _done(port, step, key, now, {"iteration": turns + 1})
-        return graph.body_first[step.id]
+        state.loops[node.id] = turns + 1
+        _done(port, node, key, now, {"iteration": turns + 1})
+        return graph.body_first[node.id]
     else:
         exit_reason = "condition"
-    state.loops.pop(step.id, None)
-    _done(port, step, key, now, {"exit": exit_reason, "iterations": turns})
-    return graph.next[step.id]
+    state.loops.pop(node.id, None)
+    _done(port, node, key, now, {"exit": exit_reason, "iterations": turns})
+    return node.next
 
 
 def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:

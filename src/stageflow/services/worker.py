@@ -47,6 +47,11 @@ from stageflow.services.unit_of_work import UnitOfWork
 log = logging.getLogger("stageflow.worker")
 DEFAULT_BATCH = 200
 
+# Enum members read per run, as module constants: on Python 3.11 reading a member through its
+# class goes through EnumType's __getattr__ hook (see services/enrollment.py).
+_AUTOMATION_KIND = ActorKind.AUTOMATION
+_AUTOMATION_SOURCE = Source.AUTOMATION
+
 
 @dataclass
 class TickResult:
@@ -357,8 +362,8 @@ class RunPort:
         self.calendar = calendar
         self.safe = safe
         self.actor = Actor(
-            kind=ActorKind.AUTOMATION,
-            source=Source.AUTOMATION,
+            kind=_AUTOMATION_KIND,
+            source=_AUTOMATION_SOURCE,
             id=row.automation_id,
             run_id=row.id,
             depth=row.depth + 1,
