@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
+from stageflow.domain.users import Principal, Role
 from stageflow.entrypoints.cli import cli
+from stageflow.services import opportunity_types
 
 runner = CliRunner()
 
@@ -299,3 +301,70 @@ def test_rules_and_lead_automation_from_the_command_line(
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_substate_actions_round_trip(
+    app: App, database_url: str, slug: str, tmp_path: Path
+) -> None:
+    with app.uow() as uow:
+        workspace = uow.workspaces.get_by_slug(slug)
+        assert workspace is not None and workspace.id is not None
+        owner = next(u for u in uow.users.list(workspace.id) if u.role == "owner")
+        principal = Principal(workspace_id=workspace.id, user_id=owner.id, role=Role.OWNER)
+        opportunity_types.create_type(
+            uow,
+            principal,
+            opportunity_types.NewOpportunityType(
+                name="Solar",
+                states=["Documentation"],
+                substates=[
+                    {"name": "Pending documentation", "state": "Documentation"},
+                    {"name": "Documentation validation", "state": "Documentation"},
+                ],
+            ),
+        )
+        uow.commit()
+    source = tmp_path / "substates.yaml"
+    source.write_text(
+        textwrap.dedent(
+            """\
+            stageflow: stageflow automations
+            format: 1
+            substate_actions:
+            - opportunity_type: Solar
+              substate: Pending documentation
+              actions:
+              - name: Validate next
+                group: on_close
+                action: open_substate
+                settings:
+                  substate: Documentation validation
+              - name: Remind
+                group: scheduled
+                after: P4D
+                action: create_task
+                settings:
+                  subject: Send the documents
+            """
+        )
+    )
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
+    assert code == 0 and "2 created" in output, output
+    code, exported = invoke(database_url, "automations", "export", "-w", slug)
+    document = yaml.safe_load(exported)
+    (place,) = document["substate_actions"]
+    assert place["substate"] == "Pending documentation"
+    assert [(a["name"], a["group"], a.get("after")) for a in place["actions"]] == [
+        ("Validate next", "on_close", None),
+        ("Remind", "scheduled", "P4D"),
+    ]
+    again = tmp_path / "again.yaml"
+    again.write_text(exported)
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(again))
+    assert code == 0 and "0 created, 0 changed" in output, output
+    assert invoke(database_url, "automations", "export", "-w", slug)[1] == exported
+
+    bad = source.read_text().replace("Documentation validation\n", "Nowhere\n")
+    source.write_text(bad)
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
+    assert code == 2 and f"{source}:11: substate_actions.0.actions.0" in output, output

@@ -18,10 +18,21 @@ from pydantic import BaseModel, ValidationError
 
 from stageflow.automation.definitions import Definition
 from stageflow.automation.rules import RuleSpec
+from stageflow.automation.substate_actions import (
+    ActionFields,
+    NewSubstateAction,
+    SubstateActionPatch,
+)
 from stageflow.domain.errors import StageflowError, ValidationFailed
 from stageflow.domain.events import Actor
 from stageflow.domain.users import Permission, Principal
-from stageflow.services import automations, lead_automation, stage_rules
+from stageflow.services import (
+    automations,
+    lead_automation,
+    opportunity_types,
+    stage_rules,
+    substate_actions,
+)
 from stageflow.services.automation_checks import check_definition
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -66,6 +77,7 @@ def export(uow: UnitOfWork, principal: Principal) -> str:
         "format": FORMAT,
         "workflows": workflows,
         "stage_rules": rules,
+        "substate_actions": _substate_actions_out(uow, principal),
         "lead_automation": {key: settings[key] for key in lead_automation.BUILT_IN},
     }
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
@@ -106,6 +118,28 @@ def _json(value: Any) -> Any:
 def _rule_out(view: dict[str, Any]) -> dict[str, Any]:
     spec = RuleSpec.model_validate({k: view[k] for k in stage_rules.SPEC_KEYS if k in view})
     return {"name": view["name"], "group": view["group"], **lean(spec)}
+
+
+def _substate_actions_out(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:
+    places = []
+    for kind in opportunity_types.list_types(uow, principal):
+        for substate in kind["substates"]:
+            found = substate_actions.list_actions(uow, principal, kind["id"], substate["name"])
+            if found:
+                places.append(
+                    {
+                        "opportunity_type": kind["name"],
+                        "substate": substate["name"],
+                        "actions": [_action_out(view) for view in found],
+                    }
+                )
+    return places
+
+
+def _action_out(view: dict[str, Any]) -> dict[str, Any]:
+    fields = ActionFields.model_validate({k: view[k] for k in ActionFields.model_fields})
+    after = {"after": view["after"]} if view["after"] else {}
+    return {"name": view["name"], "group": view["group"], **after, **lean(fields)}
 
 
 def _workflows(uow: UnitOfWork, workspace_id: int) -> list[Any]:
@@ -258,6 +292,21 @@ def _checks(
                 )
 
             yield path, check_rule
+    for i, place in enumerate(_list(data, "substate_actions")):
+        actions = place.get("actions", []) if isinstance(place, dict) else [None]
+        for j, action in enumerate(actions):
+
+            def check_action(place: Any = place, action: Any = action) -> None:
+                if not isinstance(place, dict) or not isinstance(action, dict):
+                    raise ValidationFailed(
+                        "sub-state actions are listed under opportunity_type and substate"
+                    )
+                type_id = _type_id(uow, principal, place.get("opportunity_type"))
+                substate_actions.check_new_action(
+                    uow, principal, type_id, str(place.get("substate")), _new_action(action)
+                )
+
+            yield ["substate_actions", i, "actions", j], check_action
 
 
 def _changes(
@@ -280,6 +329,15 @@ def _changes(
                 _put_rule(uow, principal, place, rule, j + 1, actor, outcome)
 
             yield ["stage_rules", i, "rules", j], change_rule
+    for i, place in enumerate(_list(data, "substate_actions")):
+        for j, action in enumerate(place.get("actions", [])):
+
+            def change_action(
+                place: dict[str, Any] = place, action: dict[str, Any] = action
+            ) -> None:
+                _put_action(uow, principal, place, action, actor, outcome)
+
+            yield ["substate_actions", i, "actions", j], change_action
     if isinstance(data.get("lead_automation"), dict):
 
         def change_lead() -> None:
@@ -382,6 +440,53 @@ def _put_rule(
         {**spec, "name": new.name, "group": new.group, "position": position}
     )
     stage_rules.update_rule(uow, principal, pipeline_id, stage_id, found["id"], patch, actor)
+    outcome.changed.append(label)
+
+
+def _type_id(uow: UnitOfWork, principal: Principal, name: Any) -> int:
+    for kind in opportunity_types.list_types(uow, principal):
+        if kind["name"] == name:
+            return int(kind["id"])
+    raise ValidationFailed(f"there is no opportunity type '{name}'", field="opportunity_type")
+
+
+def _new_action(action: dict[str, Any]) -> NewSubstateAction:
+    try:
+        return NewSubstateAction.model_validate(action)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+
+
+def _put_action(
+    uow: UnitOfWork,
+    principal: Principal,
+    place: dict[str, Any],
+    action: dict[str, Any],
+    actor: Actor,
+    outcome: Outcome,
+) -> None:
+    type_id = _type_id(uow, principal, place["opportunity_type"])
+    substate = str(place["substate"])
+    new = _new_action(action)
+    label = f"sub-state action '{new.name}' ({place['opportunity_type']} / {substate})"
+    current = {
+        v["name"]: v for v in substate_actions.list_actions(uow, principal, type_id, substate)
+    }
+    found = current.get(new.name)
+    if found is None:
+        substate_actions.create_action(uow, principal, type_id, substate, new, actor)
+        outcome.created.append(label)
+        return
+    wanted = _action_out({**new.model_dump(), "after": new.after})
+    if _action_out(found) == wanted:
+        outcome.unchanged.append(label)
+        return
+    patch = SubstateActionPatch.model_validate(
+        {**new.model_dump(exclude={"position"}), "after": new.after}
+    )
+    substate_actions.update_action(uow, principal, type_id, substate, found["id"], patch, actor)
     outcome.changed.append(label)
 
 

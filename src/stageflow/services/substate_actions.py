@@ -92,6 +92,15 @@ def create_action(
     return action_id
 
 
+def check_new_action(
+    uow: UnitOfWork, principal: Principal, type_id: int, substate: str, cmd: NewSubstateAction
+) -> None:
+    """Check an action as create_action would, writing nothing."""
+    _, kind = _place(uow, principal, type_id, substate, editing=True)
+    spec = spec_of(cmd.group, cmd.after, cmd.model_dump(include=set(SPEC_KEYS)))
+    _check(uow, principal.workspace_id, kind, substate, cmd.group, cmd.name, spec)
+
+
 def update_action(
     uow: UnitOfWork,
     principal: Principal,
