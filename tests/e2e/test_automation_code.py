@@ -295,6 +295,10 @@ def test_rules_and_lead_automation_from_the_command_line(
         ["lead-automation", "show"],
         ["lead-automation", "enable"],
         ["lead-automation", "disable"],
+        ["substate-actions", "types"],
+        ["substate-actions", "list"],
+        ["substate-actions", "add"],
+        ["substate-actions", "delete"],
     ],
     ids=" ".join,
 )
@@ -368,3 +372,50 @@ def test_substate_actions_round_trip(
     source.write_text(bad)
     code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
     assert code == 2 and f"{source}:11: substate_actions.0.actions.0" in output, output
+
+
+def test_substate_actions_from_the_command_line(
+    app: App, database_url: str, slug: str, tmp_path: Path
+) -> None:
+    with app.uow() as uow:
+        workspace = uow.workspaces.get_by_slug(slug)
+        assert workspace is not None and workspace.id is not None
+        owner = next(u for u in uow.users.list(workspace.id) if u.role == "owner")
+        principal = Principal(workspace_id=workspace.id, user_id=owner.id, role=Role.OWNER)
+        opportunity_types.create_type(
+            uow,
+            principal,
+            opportunity_types.NewOpportunityType(
+                name="Solar", substates=[{"name": "Survey"}, {"name": "Install"}]
+            ),
+        )
+        uow.commit()
+    code, output = invoke(database_url, "substate-actions", "types", "-w", slug)
+    assert code == 0 and "Solar" in output and "Survey" in output, output
+    where = ["-w", slug, "--type", "Solar", "--substate", "Survey"]
+    path = tmp_path / "action.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "Then install",
+                "group": "on_close",
+                "action": "open_substate",
+                "settings": {"substate": "Install"},
+            }
+        )
+    )
+    code, output = invoke(database_url, "substate-actions", "add", *where, str(path))
+    assert code == 0, output
+    action_id = output.split()[1]
+    code, output = invoke(database_url, "substate-actions", "list", *where)
+    assert code == 0 and "Then install" in output and "on_close" in output, output
+    path.write_text(path.read_text().replace("Install", "Nowhere"))
+    code, output = invoke(database_url, "substate-actions", "add", *where, str(path))
+    assert code == 2 and "Nowhere" in output, output
+    code, output = invoke(database_url, "substate-actions", "delete", *where, action_id)
+    assert code == 0, output
+    assert "Then install" not in invoke(database_url, "substate-actions", "list", *where)[1]
+    code, output = invoke(
+        database_url, "substate-actions", "list", "-w", slug, "--type", "Wind", "--substate", "x"
+    )
+    assert code == 2 and "no opportunity type 'Wind'" in output

@@ -10,6 +10,7 @@ import typer
 import yaml
 from rich.table import Table
 
+from stageflow.automation.substate_actions import NewSubstateAction
 from stageflow.domain.errors import StageflowError
 from stageflow.entrypoints.cli import (
     WorkspaceOpt,
@@ -21,7 +22,13 @@ from stageflow.entrypoints.cli import (
     console,
     err,
 )
-from stageflow.services import automation_code, lead_automation, stage_rules
+from stageflow.services import (
+    automation_code,
+    lead_automation,
+    opportunity_types,
+    stage_rules,
+    substate_actions,
+)
 
 automations_cli = typer.Typer(help="Automations as code (YAML).", no_args_is_help=True)
 rules_cli = typer.Typer(help="Stage rules of a pipeline stage.", no_args_is_help=True)
@@ -192,3 +199,116 @@ def enable_lead_automation(workspace: WorkspaceOpt, which: WhichArg) -> None:
 def disable_lead_automation(workspace: WorkspaceOpt, which: WhichArg) -> None:
     """Switch a built-in lead automation off."""
     _switch(workspace, which, False)
+
+
+# sub-state actions (SPEC E) -------------------------------------------------------------
+
+substate_cli = typer.Typer(
+    help="Opportunity types and their sub-states' automatic actions.", no_args_is_help=True
+)
+cli.add_typer(substate_cli, name="substate-actions")
+TypeOpt = Annotated[str, typer.Option("--type", "-t", help="Opportunity type name")]
+SubstateOpt = Annotated[str, typer.Option("--substate", help="Sub-state name")]
+
+
+def _type_id(uow: Any, principal: Any, name: str) -> int:
+    for kind in opportunity_types.list_types(uow, principal):
+        if kind["name"] == name:
+            return int(kind["id"])
+    known = ", ".join(k["name"] for k in opportunity_types.list_types(uow, principal))
+    raise _fail(StageflowError(f"no opportunity type '{name}' (known: {known or 'none'})"))
+
+
+@substate_cli.command("types")
+def list_types(workspace: WorkspaceOpt) -> None:
+    """Opportunity types with their states and sub-states."""
+    with _app().uow(read_only=True) as uow:
+        kinds = opportunity_types.list_types(uow, _owner(uow, workspace))
+    table = Table("id", "type", "states", "sub-states")
+    for kind in kinds:
+        substates = ", ".join(
+            s["name"] + (f" ({s['state']})" if s["state"] else "") for s in kind["substates"]
+        )
+        table.add_row(str(kind["id"]), kind["name"], ", ".join(kind["states"]), substates)
+    console.print(table)
+
+
+@substate_cli.command("list")
+def list_substate_actions(workspace: WorkspaceOpt, type_: TypeOpt, substate: SubstateOpt) -> None:
+    """A sub-state's actions: on opening, on closing, scheduled."""
+    try:
+        with _app().uow(read_only=True) as uow:
+            principal = _owner(uow, workspace)
+            actions = substate_actions.list_actions(
+                uow, principal, _type_id(uow, principal, type_), substate
+            )
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    table = Table("group", "#", "id", "name", "action", "after", "channels", "on")
+    for action in actions:
+        table.add_row(
+            action["group"],
+            str(action["position"]),
+            str(action["id"]),
+            action["name"],
+            action["action"],
+            action["after"] or "",
+            ", ".join(action["channels"] or []) or "all",
+            "yes" if action["enabled"] else "off",
+        )
+    console.print(table)
+
+
+@substate_cli.command("add")
+def add_substate_action(
+    workspace: WorkspaceOpt,
+    type_: TypeOpt,
+    substate: SubstateOpt,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON")],
+) -> None:
+    """Add an action read from a file (the settings of POST
+    /opportunity-types/{id}/substates/{name}/actions)."""
+    try:
+        cmd = NewSubstateAction.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            action_id = substate_actions.create_action(
+                uow,
+                principal,
+                _type_id(uow, principal, type_),
+                substate,
+                cmd,
+                _cli_actor(principal),
+            )
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    except (yaml.YAMLError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {file}: {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(f"action {action_id} added")
+
+
+@substate_cli.command("delete")
+def delete_substate_action(
+    workspace: WorkspaceOpt,
+    type_: TypeOpt,
+    substate: SubstateOpt,
+    action: Annotated[int, typer.Argument(help="The action's id")],
+) -> None:
+    """Delete an action (runs it started finish; nothing new starts)."""
+    try:
+        with _app().uow() as uow:
+            principal = _owner(uow, workspace)
+            substate_actions.delete_action(
+                uow,
+                principal,
+                _type_id(uow, principal, type_),
+                substate,
+                action,
+                _cli_actor(principal),
+            )
+            uow.commit()
+    except StageflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"action {action} deleted")
