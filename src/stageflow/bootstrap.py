@@ -81,11 +81,4 @@ def bootstrap(
         upgrade(url)
     if clock is None:
         clock = VirtualClock() if settings.virtual_clock else SystemClock()
-    app = App(settings=settings, engine=make_engine(url), clock=clock)
-    if migrate:
-        from stageflow.services.lead_automation import install_missing
-
-        with app.uow() as uow:  # workspaces made before a built-in existed get it now
-            if install_missing(uow):
-                uow.commit()
-    return app
+    return App(settings=settings, engine=make_engine(url), clock=clock)

@@ -419,3 +419,61 @@ def test_substate_actions_from_the_command_line(
         database_url, "substate-actions", "list", "-w", slug, "--type", "Wind", "--substate", "x"
     )
     assert code == 2 and "no opportunity type 'Wind'" in output
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "workflow:\n- name: typo\n",
+            "bad.yaml:3: workflow: unknown section 'workflow'",
+        ),
+        (
+            "stage_rules:\n- stage_id: 1\n  rules: []\n",
+            "bad.yaml:4: stage_rules.0.pipeline_id: 'pipeline_id' is needed",
+        ),
+        ("stage_rules:\n- 7\n", "bad.yaml:4: stage_rules.0: a mapping"),
+        (
+            "stage_rules:\n- pipeline_id: abc\n  stage_id: 1\n  rules: []\n",
+            "bad.yaml:4: stage_rules.0.pipeline_id: 'pipeline_id' is needed: int",
+        ),
+        ("stage_rules:\n- pipeline_id: 1\n  stage_id: 1\n  rules: 5\n", "stage_rules.0.rules"),
+        ("lead_automation: [1]\n", "bad.yaml:3: lead_automation"),
+        ("lead_automation:\n  attempting: true\n", "takes an object of settings"),
+        ("lead_automation:\n  atempting: {}\n", "unknown lead automation 'atempting'"),
+        ("workflows: {a: 1}\n", "bad.yaml:3: workflows: 'workflows' is a list"),
+        (
+            "workflows:\n- name: A\n  definition: {}\n  colour: red\n",
+            "bad.yaml:6: workflows.0.colour: unknown key 'colour'",
+        ),
+    ],
+)
+def test_malformed_files_are_told_with_lines(
+    database_url: str, slug: str, tmp_path: Path, text: str, words: str
+) -> None:
+    source = tmp_path / "bad.yaml"
+    source.write_text("stageflow: stageflow automations\nformat: 1\n" + text)
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
+    assert code == 2, output
+    assert words in " ".join(output.split()).replace(str(tmp_path) + "/", ""), output
+    assert "Traceback" not in output
+
+
+def test_duplicate_rule_names_and_drafts_of_published_workflows_are_refused(
+    app: App, database_url: str, slug: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "a.yaml"
+    source.write_text(_document(app, slug))
+    assert invoke(database_url, "automations", "import", "-w", slug, str(source))[0] == 0
+    document = yaml.safe_load(source.read_text())
+    document["workflows"][0]["status"] = "draft"
+    document["stage_rules"][0]["rules"][1]["name"] = "Repeat sale"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
+    assert code == 2
+    flat = " ".join(output.split())
+    assert "two are named 'Repeat sale' here" in flat, output
+    document["stage_rules"][0]["rules"][1]["name"] = "Thank you"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, output = invoke(database_url, "automations", "import", "-w", slug, str(source))
+    assert code == 2 and "cannot become a draft" in " ".join(output.split()), output

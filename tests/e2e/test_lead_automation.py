@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stageflow.bootstrap import App
+from stageflow.domain.records import ObjectType
 from stageflow.services import lead_automation
 from stageflow.services.lead_automation import install_missing
 from tests.conftest import Api, Tenant
@@ -346,7 +347,10 @@ def test_per_stage_custom_actions(api: Api) -> None:
     assert api.get(base)["actions"][1]["comment"] == "Agreed with sales"
 
     workflow = api.get(f"/automations/{view['automation_id']}")
-    assert workflow["kind"] == "workflow" and workflow["status"] == "active"
+    assert workflow["kind"] == "lead_automation" and workflow["status"] == "active"
+    # It opens in the workflow API; it changes here (H9 guards it), not through /automations.
+    api.patch(f"/automations/{view['automation_id']}", {"name": "Mine"}, expect=409)
+    api.post(f"/automations/{view['automation_id']}/pause", expect=409)
     assert [s["id"] for s in workflow["definition"]["steps"]] == ["first", "a1", "a2", "a3"]
 
     out = api.delete(f"{base}/first", expect=200)
@@ -397,6 +401,54 @@ def test_built_in_automations_change_only_through_their_settings(api: Api) -> No
     automation_id = api.get("/lead-automation")["automation_ids"]["attempting"]
     error = api.patch(f"/automations/{automation_id}", {"name": "Mine"}, expect=409)
     assert "/lead-automation" in error["message"]
+    for verb in ("pause", "archive", "publish"):
+        api.post(f"/automations/{automation_id}/{verb}", expect=409)
+    api.patch("/lead-automation", {"attempting": {"enabled": False}})
+    api.post(f"/automations/{automation_id}/resume", expect=409)
+    assert api.get(f"/automations/{automation_id}")["status"] == "paused"
+
+
+def test_clearing_a_contacts_stage_creates_no_lead(api: Api) -> None:
+    stages = {s["name"]: s["id"] for s in api.get("/lifecycle/stages")["lifecycle"]}
+    api.patch(
+        "/lead-automation",
+        {"create_lead": {"enabled": True, "lifecycle_stage_ids": [stages["Hot Lead"]]}},
+    )
+    contact = api.post("/contacts", {"fields": {"first_name": "Ann"}})
+    api.put(f"/contacts/{contact['id']}/lifecycle", {"stage_id": None})
+    _settle(api)
+    assert api.get("/leads")["items"] == []
+
+
+def test_stages_and_the_default_pipeline_lead_automation_uses_stay(api: Api) -> None:
+    pipeline = _pipeline(api)
+    error = api.delete(
+        f"/pipelines/{pipeline['id']}/stages/{_stage(api, 'Attempting')}", expect=409
+    )
+    assert "attempting" in error["message"]
+    other = api.post(
+        "/pipelines",
+        {"object_type": "lead", "name": "Partners", "stages": [{"name": "A"}, {"name": "B"}]},
+    )
+    error = api.patch(f"/pipelines/{other['id']}", {"is_default": True}, expect=409)
+    assert "switch it off" in error["message"]
+    api.patch(
+        "/lead-automation", {"attempting": {"enabled": False}, "connected": {"enabled": False}}
+    )
+    api.patch(f"/pipelines/{other['id']}", {"is_default": True})
+
+
+def test_a_removed_picklist_option_blocks_only_the_creator_that_uses_it(api: Api) -> None:
+    options = api.get("/picklists")["lead_type"]
+    kept = [o for o in options if o["value"] != "follow_up"]
+    api.put("/picklists/lead_type", {"options": kept})
+    api.patch("/lead-automation", {"attempting": {"enabled": False}})  # not blocked
+    error = api.patch(
+        "/lead-automation",
+        {"follow_up_lead": {"enabled": True, "reasons": ["bad_timing"]}},
+        expect=422,
+    )
+    assert error["field"] == "follow_up_lead.lead_type"
 
 
 def test_workspaces_made_before_lead_automation_get_it_at_start(app: App, tenant: Tenant) -> None:
@@ -416,3 +468,25 @@ def test_workspaces_made_before_lead_automation_get_it_at_start(app: App, tenant
         assert view["attempting"]["enabled"] and not view["create_lead"]["enabled"]
         assert view["automation_ids"]["attempting"] not in old_ids.values()
         assert install_missing(uow) == 0
+
+
+def test_renamed_stages_fall_back_to_the_first_three_open_ones(app: App, tenant: Tenant) -> None:
+    with app.uow() as uow:
+        (pipeline,) = uow.pipelines.list(tenant.id, ObjectType.LEAD)
+        ordered = sorted(pipeline.stages, key=lambda s: s.position)
+        ids = [s.id for s in ordered]
+        for stage, name in zip(ordered, ("Fresh", "Trying", "Talking"), strict=False):
+            stage.name = name
+            uow.pipelines.update_stage(stage)
+        workspace = uow.workspaces.get(tenant.id)
+        assert workspace is not None
+        settings = {k: v for k, v in workspace.settings.items() if k != "lead_automation"}
+        uow.workspaces.update_settings(tenant.id, settings)
+        uow.commit()
+    with app.uow() as uow:
+        assert install_missing(uow) >= 1
+        uow.commit()
+    with app.uow(read_only=True) as uow:
+        view = lead_automation.view(uow, tenant.owner)
+        assert view["attempting"]["from_stage_ids"] == [ids[0]]
+        assert view["connected"]["to_stage_id"] == ids[2]

@@ -106,7 +106,9 @@ def test_nothing_is_made_before_six_months_and_leaving_cancels(api: Api) -> None
         _move(api, deal, _stage(pipeline, "Closed Won"))
     api.post("/admin/clock/advance", {"by": "P1M"}, expect=200)
     _move(api, leaves, _stage(pipeline, "Negotiation"))  # reopened: its pending rule is cancelled
-    api.post("/admin/clock/advance", {"by": "P5M"}, expect=200)
+    api.post("/admin/clock/advance", {"by": "P4M25D"}, expect=200)
+    assert _leads(api) == []  # not yet six months
+    api.post("/admin/clock/advance", {"by": "P1M"}, expect=200)
     assert [ld["name"] for ld in _leads(api)] == ["Repeat: Stays"]
     (run,) = api.get(f"/runs?record={leaves['id']}")["items"]
     assert run["status"] == "cancelled"
@@ -469,3 +471,18 @@ def test_only_automation_editors_change_rules_and_lead_rules_need_h9(api: Api) -
     error = manager.api.post(lead_rules, rule, expect=403)
     assert "lead_automation.edit" in error["message"]
     api.post(lead_rules, rule)
+
+
+def test_compiled_automations_are_not_switched_through_the_workflow_api(api: Api) -> None:
+    """A paused or resumed compiled automation would disagree with its rules."""
+    pipeline = _deal_pipeline(api)
+    base = _rules(pipeline, "Proposal")
+    rule = api.post(base, _tag_rule("x"))
+    for verb in ("pause", "archive"):
+        error = api.post(f"/automations/{rule['automation_id']}/{verb}", expect=409)
+        assert "rules" in error["message"]
+    api.delete(f"{base}/{rule['id']}")
+    api.post(f"/automations/{rule['automation_id']}/resume", expect=409)
+    deal = _deal(api)
+    _move(api, deal, _stage(pipeline, "Proposal"))
+    assert api.get(f"/deals/{deal['id']}")["fields"]["currency"] == "EUR"

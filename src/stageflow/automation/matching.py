@@ -147,8 +147,8 @@ def matches(trigger: Any, event: Event) -> bool:
                 return False
             to, wanted = data.get("to_stage_id"), trigger.to_lifecycle_stage_ids
             if wanted is not None:
-                if to not in wanted and to != trigger.to_lifecycle_stage_id:
-                    return False
+                if to is None or (to not in wanted and to != trigger.to_lifecycle_stage_id):
+                    return False  # a cleared stage is no stage entered
             elif not _same(trigger.to_lifecycle_stage_id, to):
                 return False
             return _same(trigger.from_lifecycle_stage_id, data.get("from_stage_id"))

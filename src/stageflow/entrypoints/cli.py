@@ -116,6 +116,7 @@ def serve(
     app = bootstrap(settings, migrate=settings.embedded)
     if not settings.embedded:
         _check_schema_current(settings)
+    _install_built_ins(app)
     with app.uow() as uow:
         first_start = uow.workspaces.count() == 0
         if first_start and demo:
@@ -151,6 +152,7 @@ def worker_command(
     import threading
 
     app = bootstrap(Settings())
+    _install_built_ins(app)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -158,6 +160,16 @@ def worker_command(
     console.print(f"{name}: claiming due runs in batches of {batch_size}")
     app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
     console.print(f"{name}: stopped")
+
+
+def _install_built_ins(app: App) -> None:
+    """Workspaces made before a built-in automation existed get it (lead automation)."""
+    from stageflow.services.lead_automation import install_missing
+
+    with app.uow() as uow:
+        if installed := install_missing(uow):
+            uow.commit()
+            console.print(f"lead automation installed in {installed} workspace(s)")
 
 
 def _check_schema_current(settings: Settings) -> None:
@@ -200,6 +212,8 @@ def db_upgrade(
     url = Settings().resolved_database_url()
     upgrade(url, revision)
     console.print(f"database at revision {current(url)}")
+    if revision == "head":
+        _install_built_ins(bootstrap(Settings()))
 
 
 @db_cli.command("current")

@@ -225,6 +225,9 @@ def apply(
     principal.require(Permission.AUTOMATIONS_EDIT)
     data, node = load(text, filename)
     outcome = Outcome()
+    shape = [Problem(line_of(node, path), _dotted(path), message) for path, message in _shape(data)]
+    if shape:
+        raise CodeInvalid(shape, filename)
     for path, check in _checks(uow, principal, data):
         try:
             check()
@@ -240,73 +243,134 @@ def apply(
     return outcome
 
 
+TOP_KEYS = {
+    "stageflow",
+    "format",
+    "workflows",
+    "stage_rules",
+    "substate_actions",
+    "lead_automation",
+}
+WORKFLOW_KEYS = {"name", "description", "status", "definition"}
+STAGE_KEYS = {"pipeline_id", "stage_id", "where", "rules"}
+SUBSTATE_KEYS = {"opportunity_type", "substate", "actions"}
+
+
+def _shape(data: dict[str, Any]) -> Iterator[tuple[list[Any], str]]:
+    """What is wrong with the document's shape: keys, types, names given twice."""
+    for key in sorted(set(data) - TOP_KEYS):
+        yield [key], f"unknown section '{key}' (known: {', '.join(sorted(TOP_KEYS))})"
+    for key in ("workflows", "stage_rules", "substate_actions"):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            yield [key], f"'{key}' is a list"
+    lead = data.get("lead_automation")
+    if lead is not None and not isinstance(lead, dict):
+        yield ["lead_automation"], "'lead_automation' is a mapping of sections"
+    names: set[Any] = set()
+    for i, entry in enumerate(_list(data, "workflows")):
+        yield from _mapping(
+            ["workflows", i], entry, WORKFLOW_KEYS, {"name": str, "definition": dict}
+        )
+        if isinstance(entry, dict):
+            name = entry.get("name")
+            if name in names:
+                yield ["workflows", i, "name"], f"two workflows are named '{name}'"
+            names.add(name)
+            if entry.get("status", "active") not in STATUSES:
+                yield ["workflows", i, "status"], f"status is one of {', '.join(STATUSES)}"
+    places: tuple[tuple[str, set[str], dict[str, type], str], ...] = (
+        ("stage_rules", STAGE_KEYS, {"pipeline_id": int, "stage_id": int, "rules": list}, "rules"),
+        (
+            "substate_actions",
+            SUBSTATE_KEYS,
+            {"opportunity_type": str, "substate": str, "actions": list},
+            "actions",
+        ),
+    )
+    for section, keys, types, items in places:
+        for i, place in enumerate(_list(data, section)):
+            path = [section, i]
+            yield from _mapping(path, place, keys, types)
+            if not isinstance(place, dict) or not isinstance(place.get(items), list):
+                continue
+            seen: set[Any] = set()
+            for j, item in enumerate(place[items]):
+                if not isinstance(item, dict):
+                    yield [*path, items, j], "each is a mapping of settings"
+                    continue
+                if item.get("name") in seen:
+                    yield [*path, items, j, "name"], f"two are named '{item.get('name')}' here"
+                seen.add(item.get("name"))
+
+
+def _mapping(
+    path: list[Any], value: Any, keys: set[str], types: dict[str, type]
+) -> Iterator[tuple[list[Any], str]]:
+    if not isinstance(value, dict):
+        yield path, f"a mapping with {', '.join(sorted(types))}"
+        return
+    for key in sorted(set(value) - keys):
+        yield [*path, key], f"unknown key '{key}' (known: {', '.join(sorted(keys))})"
+    for key, kind in types.items():
+        item = value.get(key)
+        if item is None or not isinstance(item, kind) or isinstance(item, bool):
+            yield (
+                [*path, key],
+                f"'{key}' is needed: {kind.__name__ if kind is not dict else 'a mapping'}",
+            )
+
+
 def _checks(
     uow: UnitOfWork, principal: Principal, data: dict[str, Any]
 ) -> Iterator[tuple[list[Any], Any]]:
-    """Every entry's check, before anything is written."""
+    """Every entry's check, before anything is written (the shape is sound)."""
     ws = principal.workspace_id
-    names: set[str] = set()
+    existing = {row.name: row for row in _workflows(uow, ws)}
     for i, entry in enumerate(_list(data, "workflows")):
-        path: list[Any] = ["workflows", i]
 
-        def check(entry: Any = entry) -> None:
-            if not isinstance(entry, dict):
-                raise ValidationFailed("a workflow is a mapping with name and definition")
-            name = entry.get("name")
-            if not isinstance(name, str) or not name.strip():
-                raise ValidationFailed("a workflow needs a name", field="name")
-            if name in names:
-                raise ValidationFailed(f"two workflows are named '{name}'", field="name")
-            names.add(name)
-            if entry.get("status", "active") not in STATUSES:
-                raise ValidationFailed(f"status is one of {', '.join(STATUSES)}", field="status")
-            unknown = set(entry) - {"name", "description", "status", "definition"}
-            if unknown:
+        def check(entry: dict[str, Any] = entry) -> None:
+            row = existing.get(entry["name"])
+            if entry.get("status") == "draft" and row is not None and row.active_version_id:
                 raise ValidationFailed(
-                    f"unknown key '{sorted(unknown)[0]}'", field=sorted(unknown)[0]
+                    "a published workflow cannot become a draft again: paused or archived?",
+                    field="status",
                 )
             try:
-                check_definition(uow, ws, entry.get("definition"))
+                check_definition(uow, ws, entry["definition"])
             except ValidationFailed as exc:
+                where = exc.field.removeprefix("definition.") if exc.field else ""
                 raise ValidationFailed(
-                    exc.message,
-                    field=f"definition.{exc.field.removeprefix('definition.')}"
-                    if exc.field
-                    else "definition",
+                    exc.message, field=f"definition.{where}" if where else "definition"
                 ) from None
 
-        yield path, check
+        yield ["workflows", i], check
     for i, place in enumerate(_list(data, "stage_rules")):
-        for j, rule in enumerate(place.get("rules", []) if isinstance(place, dict) else [None]):
-            path = ["stage_rules", i, "rules", j]
+        for j, rule in enumerate(place["rules"]):
 
-            def check_rule(place: Any = place, rule: Any = rule) -> None:
-                if not isinstance(place, dict) or not isinstance(rule, dict):
-                    raise ValidationFailed("stage rules are listed under pipeline_id and stage_id")
+            def check_rule(place: dict[str, Any] = place, rule: dict[str, Any] = rule) -> None:
                 stage_rules.check_new_rule(
-                    uow,
-                    principal,
-                    int(place["pipeline_id"]),
-                    int(place["stage_id"]),
-                    _new_rule(rule),
+                    uow, principal, place["pipeline_id"], place["stage_id"], _new_rule(rule)
                 )
 
-            yield path, check_rule
+            yield ["stage_rules", i, "rules", j], check_rule
     for i, place in enumerate(_list(data, "substate_actions")):
-        actions = place.get("actions", []) if isinstance(place, dict) else [None]
-        for j, action in enumerate(actions):
+        for j, action in enumerate(place["actions"]):
 
-            def check_action(place: Any = place, action: Any = action) -> None:
-                if not isinstance(place, dict) or not isinstance(action, dict):
-                    raise ValidationFailed(
-                        "sub-state actions are listed under opportunity_type and substate"
-                    )
-                type_id = _type_id(uow, principal, place.get("opportunity_type"))
+            def check_action(
+                place: dict[str, Any] = place, action: dict[str, Any] = action
+            ) -> None:
+                type_id = _type_id(uow, principal, place["opportunity_type"])
                 substate_actions.check_new_action(
-                    uow, principal, type_id, str(place.get("substate")), _new_action(action)
+                    uow, principal, type_id, place["substate"], _new_action(action)
                 )
 
             yield ["substate_actions", i, "actions", j], check_action
+    if data.get("lead_automation"):
+
+        def check_lead() -> None:
+            lead_automation.check_changes(uow, principal, data["lead_automation"])
+
+        yield ["lead_automation"], check_lead
 
 
 def _changes(
@@ -321,7 +385,7 @@ def _changes(
 
         yield ["workflows", i], change
     for i, place in enumerate(_list(data, "stage_rules")):
-        for j, rule in enumerate(place.get("rules", [])):
+        for j, rule in enumerate(place["rules"]):
 
             def change_rule(
                 place: dict[str, Any] = place, rule: dict[str, Any] = rule, j: int = j
@@ -330,12 +394,17 @@ def _changes(
 
             yield ["stage_rules", i, "rules", j], change_rule
     for i, place in enumerate(_list(data, "substate_actions")):
-        for j, action in enumerate(place.get("actions", [])):
+        groups: dict[str, int] = {}
+        for j, action in enumerate(place["actions"]):
+            group = str(action.get("group"))
+            groups[group] = groups.get(group, 0) + 1
 
             def change_action(
-                place: dict[str, Any] = place, action: dict[str, Any] = action
+                place: dict[str, Any] = place,
+                action: dict[str, Any] = action,
+                at: int = groups[group],
             ) -> None:
-                _put_action(uow, principal, place, action, actor, outcome)
+                _put_action(uow, principal, place, action, at, actor, outcome)
 
             yield ["substate_actions", i, "actions", j], change_action
     if isinstance(data.get("lead_automation"), dict):
@@ -464,6 +533,7 @@ def _put_action(
     principal: Principal,
     place: dict[str, Any],
     action: dict[str, Any],
+    position: int,
     actor: Actor,
     outcome: Outcome,
 ) -> None:
@@ -476,25 +546,28 @@ def _put_action(
     }
     found = current.get(new.name)
     if found is None:
-        substate_actions.create_action(uow, principal, type_id, substate, new, actor)
+        cmd = new.model_copy(update={"position": position})
+        substate_actions.create_action(uow, principal, type_id, substate, cmd, actor)
         outcome.created.append(label)
         return
     wanted = _action_out({**new.model_dump(), "after": new.after})
-    if _action_out(found) == wanted:
+    if _action_out(found) == wanted and found["position"] == position:
         outcome.unchanged.append(label)
         return
     patch = SubstateActionPatch.model_validate(
-        {**new.model_dump(exclude={"position"}), "after": new.after}
+        {**new.model_dump(exclude={"position"}), "after": new.after, "position": position}
     )
     substate_actions.update_action(uow, principal, type_id, substate, found["id"], patch, actor)
     outcome.changed.append(label)
 
 
 def _list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise ValidationFailed(f"'{key}' is a list", field=key)
-    return value
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _dotted(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path)
 
 
 # where in the file ----------------------------------------------------------------------
@@ -508,33 +581,36 @@ def _problem(node: yaml.Node | None, path: list[Any], exc: StageflowError) -> Pr
 
 
 def line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """The 1-based line of the deepest part of ``path`` found in the YAML node tree. A part
-    that names a step (by its id) is looked for among the steps below; a setting missing
-    from a step is looked for in its ``settings``."""
+    """The 1-based line of the deepest part of ``path`` found in the YAML node tree (a key's
+    own line for a mapping entry). A part that names a step (by its id) is looked for among
+    the steps below; a setting missing from a step is looked for in its ``settings``."""
     if node is None:
         return None
+    line = int(node.start_mark.line) + 1
     for part in path:
-        found = _child(node, part)
-        if found is None:
+        key, value = _child(node, part)
+        if value is None:
             break
-        node = found
-    return int(node.start_mark.line) + 1
+        node = value
+        line = int((key or value).start_mark.line) + 1
+    return line
 
 
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """The entry ``part`` names below ``node``: (its key node, if a mapping's; its value)."""
     if isinstance(node, yaml.SequenceNode):
         text = str(part)
         if text.isdigit() and int(text) < len(node.value):
-            return node.value[int(text)]  # type: ignore[no-any-return]
-        return _with_id(node, text)
+            return None, node.value[int(text)]
+        return None, _with_id(node, text)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                return value  # type: ignore[no-any-return]
+                return key, value
         for key, value in node.value:
             if key.value == "settings":
                 return _child(value, part)
-    return None
+    return None, None
 
 
 def _with_id(node: yaml.Node, step_id: str) -> yaml.Node | None:

@@ -164,6 +164,8 @@ def set_status(uow: UnitOfWork, principal: Principal, automation_id: int, status
     if status not in ("active", "paused", "archived"):
         raise ValidationFailed(f"unknown status '{status}'", field="status")
     row = get_automation(uow, principal, automation_id)
+    if row.kind in COMPILED:
+        raise Conflict(_compiled_message(row))
     if status == "active" and row.active_version_id is None:
         raise Conflict("publish the automation first")
     if row.status != status:

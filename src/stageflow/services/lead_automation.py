@@ -20,20 +20,22 @@ needs ``lead_automation.edit`` (owner and admin, H9).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stageflow.automation.triggers import Moment
 from stageflow.domain.activities import CONNECTED_MOMENTS, OUTREACH_MOMENTS
-from stageflow.domain.errors import NotFound, ValidationFailed
+from stageflow.domain.errors import Conflict, NotFound, StageflowError, ValidationFailed
 from stageflow.domain.events import Actor, ActorKind, EventType, Source
-from stageflow.domain.pipelines import Pipeline
+from stageflow.domain.pipelines import OPEN, Pipeline
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.automations import archive_compiled, put_compiled
 from stageflow.services.unit_of_work import UnitOfWork
 
+log = logging.getLogger("stageflow.lead_automation")
 SETTING = "lead_automation"
 KIND = "lead_automation"
 
@@ -87,18 +89,25 @@ NAMES = {
 
 
 def install(uow: UnitOfWork, workspace_id: int, actor: Actor) -> None:
-    """Give a new workspace its lead automation: both moves on, the lead creators off."""
+    """Give a workspace its lead automation: both moves on, the lead creators off. The moves
+    go New → Attempting → Connected, or, where those stages were renamed, between the
+    pipeline's first three open stages."""
     pipeline = _lead_pipeline(uow, workspace_id)
-    stage = {s.name: s.id for s in pipeline.stages}
+    by_name = {s.name: s for s in pipeline.stages}
+    found = [by_name.get(name) for name in ("New", "Attempting", "Connected")]
+    if None in found:
+        found = [s for s in sorted(pipeline.stages, key=lambda s: s.position) if s.kind is OPEN]
+    if len(found) < 3:
+        raise Conflict("the default lead pipeline needs three open stages for lead automation")
+    new, attempting, connected = (s.id for s in found[:3] if s is not None)
+    assert new is not None and attempting is not None and connected is not None
     defaults = LeadAutomation(
         attempting=StageMove(
-            from_stage_ids=[stage["New"]],
-            to_stage_id=stage["Attempting"],
-            moments=[*OUTREACH_MOMENTS],
+            from_stage_ids=[new], to_stage_id=attempting, moments=[*OUTREACH_MOMENTS]
         ),
         connected=StageMove(
-            from_stage_ids=[stage["New"], stage["Attempting"]],
-            to_stage_id=stage["Connected"],
+            from_stage_ids=[new, attempting],
+            to_stage_id=connected,
             moments=[*CONNECTED_MOMENTS],
         ),
     )
@@ -106,13 +115,23 @@ def install(uow: UnitOfWork, workspace_id: int, actor: Actor) -> None:
 
 
 def install_missing(uow: UnitOfWork) -> int:
-    """Install lead automation in workspaces made before it existed; returns how many."""
+    """Install lead automation in workspaces made before it existed; returns how many. A
+    workspace where it cannot be installed is left as it is (and logged), not the others."""
     actor = Actor(kind=ActorKind.SYSTEM, source=Source.SYSTEM)
-    missing = [w for w in uow.workspaces.list() if SETTING not in w.settings and w.id]
-    for workspace in missing:
-        assert workspace.id is not None
-        install(uow, workspace.id, actor)
-    return len(missing)
+    installed = 0
+    for workspace in uow.workspaces.list():
+        if SETTING in workspace.settings or workspace.id is None:
+            continue
+        try:
+            with uow.savepoint():
+                locked = uow.workspaces.get(workspace.id, for_update=True)
+                if locked is None or SETTING in locked.settings:
+                    continue  # another process (a second worker) installed it meanwhile
+                install(uow, workspace.id, actor)
+            installed += 1
+        except StageflowError as exc:
+            log.warning("lead automation not installed in workspace %s: %s", workspace.id, exc)
+    return installed
 
 
 def view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
@@ -132,7 +151,25 @@ def view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
 def update(uow: UnitOfWork, principal: Principal, changes: dict[str, Any], actor: Actor) -> None:
     """Change some settings: each section given is merged into the stored one."""
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    stored = _stored(uow, principal.workspace_id)
+    stored = _stored(uow, principal.workspace_id, for_update=True)
+    settings = check_changes(uow, principal, changes, stored)
+    _apply(uow, principal.workspace_id, settings, stored, actor)
+    uow.emit_config(
+        principal.workspace_id, actor, EventType.LEAD_AUTOMATION_SAVED, changed=sorted(changes)
+    )
+
+
+def check_changes(
+    uow: UnitOfWork,
+    principal: Principal,
+    changes: Any,
+    stored: dict[str, Any] | None = None,
+) -> LeadAutomation:
+    """The settings ``changes`` would make, checked, writing nothing."""
+    principal.require(Permission.LEAD_AUTOMATION_EDIT)
+    if not isinstance(changes, dict):
+        raise ValidationFailed("lead automation settings are a mapping of sections")
+    stored = stored if stored is not None else _stored(uow, principal.workspace_id)
     unknown = set(changes) - set(BUILT_IN)
     if unknown:
         raise ValidationFailed(
@@ -150,10 +187,9 @@ def update(uow: UnitOfWork, principal: Principal, changes: dict[str, Any], actor
         where = ".".join(str(p) for p in first["loc"])
         got = f" (not {first['input']!r})" if first["type"] != "missing" else ""
         raise ValidationFailed(f"{where}: {first['msg']}{got}", field=where) from None
-    _apply(uow, principal.workspace_id, settings, stored, actor)
-    uow.emit_config(
-        principal.workspace_id, actor, EventType.LEAD_AUTOMATION_SAVED, changed=sorted(changes)
-    )
+    pipeline = _lead_pipeline(uow, principal.workspace_id)
+    _check(uow, principal.workspace_id, pipeline, settings, changing=set(changes))
+    return settings
 
 
 def _apply(
@@ -241,7 +277,12 @@ def _definition(key: str, section: Any, pipeline: Pipeline) -> dict[str, Any]:
 
 
 def _check(
-    uow: UnitOfWork, workspace_id: int, pipeline: Pipeline, settings: LeadAutomation
+    uow: UnitOfWork,
+    workspace_id: int,
+    pipeline: Pipeline,
+    settings: LeadAutomation,
+    *,
+    changing: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     for key in ("attempting", "connected"):
         move: StageMove = getattr(settings, key)
@@ -276,12 +317,18 @@ def _check(
             "create_lead: choose the lifecycle stages that create a lead",
             field="create_lead.lifecycle_stage_ids",
         )
-    _check_option(uow, workspace_id, "lead_type", create.lead_type, "create_lead.lead_type")
-    _check_option(uow, workspace_id, "lead_type", follow_up.lead_type, "follow_up_lead.lead_type")
-    for reason in follow_up.reasons:
+    # Picklist options are checked for the creators that are on or being changed: an option
+    # removed later does not block changing anything else.
+    if create.enabled or "create_lead" in changing:
+        _check_option(uow, workspace_id, "lead_type", create.lead_type, "create_lead.lead_type")
+    if follow_up.enabled or "follow_up_lead" in changing:
         _check_option(
-            uow, workspace_id, "disqualification_reasons", reason, "follow_up_lead.reasons"
+            uow, workspace_id, "lead_type", follow_up.lead_type, "follow_up_lead.lead_type"
         )
+        for reason in follow_up.reasons:
+            _check_option(
+                uow, workspace_id, "disqualification_reasons", reason, "follow_up_lead.reasons"
+            )
     if follow_up.enabled and not follow_up.reasons:
         raise ValidationFailed(
             "follow_up_lead: choose the disqualification reasons that call for a follow-up",
@@ -305,10 +352,13 @@ def _check_option(
 # per-stage custom actions (H8) ----------------------------------------------------------
 
 
-def stage_actions(uow: UnitOfWork, principal: Principal, stage_id: int) -> dict[str, Any]:
+def stage_actions(
+    uow: UnitOfWork, principal: Principal, stage_id: int, *, for_update: bool = False
+) -> dict[str, Any]:
     pipeline = _lead_pipeline(uow, principal.workspace_id)
     _lead_stage(pipeline, stage_id)
-    automation_id = _stored(uow, principal.workspace_id).get("stages", {}).get(str(stage_id))
+    stored = _stored(uow, principal.workspace_id, for_update=for_update)
+    automation_id = stored.get("stages", {}).get(str(stage_id))
     row = uow.automations.get(principal.workspace_id, automation_id) if automation_id else None
     return {
         "stage_id": stage_id,
@@ -322,7 +372,7 @@ def add_action(
 ) -> str:
     """Add a step (at ``position``, default last); returns its id."""
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id)["actions"]
+    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
     step = dict(step)
     position = step.pop("position", None)
     if not isinstance(position, int | None) or (position is not None and position < 1):
@@ -347,7 +397,7 @@ def edit_action(
 ) -> None:
     """Change a step: the keys given replace the step's (settings, comment, name, …)."""
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id)["actions"]
+    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
     index = _index(steps, step_id)
     if "id" in changes and changes["id"] != step_id:
         raise ValidationFailed("an action keeps its id", field="id")
@@ -366,7 +416,7 @@ def delete_action(
 ) -> int:
     """Delete a step, or it and every step after it; returns how many went."""
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id)["actions"]
+    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
     index = _index(steps, step_id)
     kept = steps[:index] if and_following else steps[:index] + steps[index + 1 :]
     _save_stage(uow, principal, stage_id, kept, actor)
@@ -401,7 +451,7 @@ def _save_stage(
             ws,
             automation_id,
             name=f"Lead stage {stage.name}: custom actions",
-            kind="workflow",
+            kind=KIND,
             raw=raw,
             actor=actor,
         )
@@ -414,6 +464,45 @@ def _index(steps: list[dict[str, Any]], step_id: str) -> int:
         if step.get("id") == step_id:
             return index
     raise NotFound(f"the stage has no action '{step_id}'")
+
+
+# what other changes must respect ---------------------------------------------------------
+
+
+def check_stage_deletable(uow: UnitOfWork, workspace_id: int, stage_id: int) -> None:
+    """A lead stage lead automation moves leads from or to, or with custom actions, stays."""
+    workspace = uow.workspaces.get(workspace_id)
+    stored = (workspace.settings if workspace else {}).get(SETTING)
+    if not stored:
+        return
+    for key in ("attempting", "connected"):
+        move = stored[key]
+        if stage_id == move["to_stage_id"] or stage_id in move["from_stage_ids"]:
+            raise Conflict(
+                f"lead automation '{key}' moves leads from or to this stage; change it first "
+                "(PATCH /lead-automation)"
+            )
+    if str(stage_id) in stored.get("stages", {}):
+        raise Conflict(
+            "this stage has custom lead actions; delete them first "
+            f"(DELETE /lead-automation/stages/{stage_id}/actions/...)"
+        )
+
+
+def check_default_change(uow: UnitOfWork, workspace_id: int) -> None:
+    """The default lead pipeline stays while lead automation works in it (SPEC H1)."""
+    workspace = uow.workspaces.get(workspace_id)
+    stored = (workspace.settings if workspace else {}).get(SETTING)
+    if not stored:
+        return
+    on = [key for key in ("attempting", "connected") if stored[key]["enabled"]]
+    if on or stored.get("stages"):
+        what = ", ".join(on) or "custom stage actions"
+        raise Conflict(
+            f"lead automation works in the default lead pipeline ({what}); switch it off "
+            "(PATCH /lead-automation) and delete custom stage actions before choosing "
+            "another default"
+        )
 
 
 # storage --------------------------------------------------------------------------------
@@ -435,13 +524,18 @@ def _lead_stage(pipeline: Pipeline, stage_id: int) -> Any:
     return stage
 
 
-def _stored(uow: UnitOfWork, workspace_id: int) -> dict[str, Any]:
-    workspace = uow.workspaces.get(workspace_id)
+def _stored(uow: UnitOfWork, workspace_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    """The stored settings; ``for_update`` when they are about to change (changes take
+    turns on PostgreSQL)."""
+    workspace = uow.workspaces.get(workspace_id, for_update=for_update)
     if workspace is None:
         raise NotFound(f"workspace {workspace_id} not found")
     stored = workspace.settings.get(SETTING)
     if stored is None:
-        raise NotFound("this workspace has no lead automation yet (restart stageflow)")
+        raise NotFound(
+            "this workspace has no lead automation: its default lead pipeline needs three "
+            "open stages; add them and restart stageflow"
+        )
     return dict(stored)
 
 

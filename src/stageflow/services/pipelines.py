@@ -10,6 +10,7 @@ from stageflow.domain.fields import FieldDef, FieldType, validate_key
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
 from stageflow.domain.users import Permission, Principal
+from stageflow.services import lead_automation
 from stageflow.services.automations import archive_compiled
 from stageflow.services.commands import (
     CreatePipeline,
@@ -58,6 +59,8 @@ def create_pipeline(
         )
     _check_stage_names([s.name for s in cmd.stages])
     is_default = cmd.is_default or not existing
+    if is_default and existing and cmd.object_type is ObjectType.LEAD:
+        lead_automation.check_default_change(uow, ws)
     if is_default:
         uow.pipelines.clear_default(ws, cmd.object_type)
     pipeline = Pipeline(
@@ -94,6 +97,8 @@ def update_pipeline(
     if cmd.is_default is False and pipeline.is_default:
         raise ValidationFailed("make another pipeline the default instead", field="is_default")
     if cmd.is_default and not pipeline.is_default:
+        if pipeline.object_type is ObjectType.LEAD:
+            lead_automation.check_default_change(uow, principal.workspace_id)
         uow.pipelines.clear_default(principal.workspace_id, pipeline.object_type)
         values["is_default"] = pipeline.is_default = True
     if values:
@@ -199,6 +204,8 @@ def delete_stage(
     in_use = uow.pipelines.records_in_stage(principal.workspace_id, stage_id)
     if in_use:
         raise Conflict(f"{in_use} records are in stage '{stage.name}'; move them first")
+    if pipeline.object_type is ObjectType.LEAD and pipeline.is_default:
+        lead_automation.check_stage_deletable(uow, principal.workspace_id, stage_id)
     # The stage's rules go with it; so do the automations compiled from them.
     archive_compiled(uow, principal.workspace_id, uow.rules.automations_of_stages([stage_id]))
     uow.pipelines.delete_stage(stage_id)

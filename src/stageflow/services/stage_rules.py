@@ -187,6 +187,8 @@ def _place(
 ) -> tuple[Pipeline, Stage]:
     if editing:
         principal.require(Permission.AUTOMATIONS_EDIT)
+        # Changes to rules take turns (PostgreSQL): each compiles the stage's rules as a whole.
+        uow.workspaces.get(principal.workspace_id, for_update=True)
     pipeline = get_pipeline(uow, principal, pipeline_id)
     if editing and pipeline.object_type is ObjectType.LEAD:
         principal.require(Permission.LEAD_AUTOMATION_EDIT)  # H9

@@ -224,6 +224,8 @@ def _place(
 ) -> tuple[Any, OpportunityType]:
     if editing:
         principal.require(Permission.OPPORTUNITY_STATES_EDIT)
+        # Changes to actions take turns (PostgreSQL): each compiles a sub-state's as a whole.
+        uow.workspaces.get(principal.workspace_id, for_update=True)
     row = uow.opportunity_types.get(principal.workspace_id, type_id)
     if row is None:
         raise NotFound(f"opportunity type {type_id} not found")

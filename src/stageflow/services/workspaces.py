@@ -260,7 +260,7 @@ def update_settings(
 ) -> dict[str, Any]:
     """Change workspace settings; the calendar parts are checked by building the calendar."""
     principal.require(Permission.WORKSPACE_SETTINGS)
-    workspace = uow.workspaces.get(principal.workspace_id)
+    workspace = uow.workspaces.get(principal.workspace_id, for_update=True)
     if workspace is None:
         raise NotFound("workspace not found")
     changes = cmd.model_dump(exclude_unset=True)
@@ -335,7 +335,7 @@ def store_provider(
     stored)."""
     principal.require(Permission.WORKSPACE_SETTINGS)
     ws = principal.workspace_id
-    workspace = uow.workspaces.get(ws)
+    workspace = uow.workspaces.get(ws, for_update=True)
     if workspace is None:
         raise NotFound("workspace not found")
     uow.workspaces.update_settings(ws, {**workspace.settings, key: stored})

@@ -30,10 +30,13 @@ class WorkspaceRepository:
         ).scalar_one()
         return workspace
 
-    def get(self, workspace_id: int) -> Workspace | None:
-        row = self.conn.execute(
-            select(t.workspaces).where(t.workspaces.c.id == workspace_id)
-        ).first()
+    def get(self, workspace_id: int, *, for_update: bool = False) -> Workspace | None:
+        """The workspace; ``for_update`` holds its row until commit (PostgreSQL; SQLite has
+        one writer anyway), so read-change-write of its settings take turns."""
+        query = select(t.workspaces).where(t.workspaces.c.id == workspace_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
         return _workspace(row) if row else None
 
     def get_by_slug(self, slug: str) -> Workspace | None:
