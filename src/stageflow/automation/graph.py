@@ -21,6 +21,7 @@ from stageflow.automation.definitions import (
     Step,
     WaitUntilStep,
 )
+from stageflow.domain.filters import Filter, parse_filter
 
 
 class GraphError(ValueError):
@@ -59,6 +60,8 @@ class Graph:
     otherwise_first: dict[str, str | None] = field(default_factory=dict)
     body_first: dict[str, str | None] = field(default_factory=dict)
     timeout_first: dict[str, str | None] = field(default_factory=dict)
+    # id(condition) -> (condition, parsed): holding the condition keeps its id from being reused
+    _conditions: dict[int, tuple[dict[str, Any], Filter]] = field(default_factory=dict, repr=False)
 
     def step(self, step_id: str) -> Step:
         return self.node(step_id).step
@@ -73,6 +76,15 @@ class Graph:
         """Identifies one execution of a step: its loops' counters (and its own, for a loop)."""
         node = self.nodes.get(step_id)
         return node.iteration_key(loops) if node is not None else ""
+
+    def condition(self, raw: dict[str, Any]) -> Filter:
+        """One of this version's step conditions, parsed on first use: conditions are checked
+        when saved, and a run reads them again at every branch, loop turn and wait."""
+        cached = self._conditions.get(id(raw))
+        if cached is None or cached[0] is not raw:
+            cached = (raw, parse_filter(raw))
+            self._conditions[id(raw)] = cached
+        return cached[1]
 
     def all_steps(self) -> list[Step]:
         return list(self.steps.values())

@@ -164,7 +164,7 @@ def _resume(graph: Graph, state: RunState, port: Port, event: str | None) -> Out
     step = node.step
     assert isinstance(step, WaitUntilStep)
     deadline = datetime.fromisoformat(state.deadline) if state.deadline else now
-    if _wait_satisfied(step, state, port, event):
+    if _wait_satisfied(graph, step, state, port, event):
         _done(port, node, key, started, {"satisfied": True, "event": event}, finished=now)
         _leave_wait(state)
         state.cursor = node.next
@@ -177,10 +177,12 @@ def _resume(graph: Graph, state: RunState, port: Port, event: str | None) -> Out
     return Outcome(status="waiting", wake_at=deadline, wait_event=step.event)
 
 
-def _wait_satisfied(step: WaitUntilStep, state: RunState, port: Port, event: str | None) -> bool:
+def _wait_satisfied(
+    graph: Graph, step: WaitUntilStep, state: RunState, port: Port, event: str | None
+) -> bool:
     if step.event is not None and event != step.event:
         return False
-    return step.condition is None or _holds(step.condition, state, port)
+    return step.condition is None or _holds(graph, step.condition, state, port)
 
 
 def _leave_wait(state: RunState) -> None:
@@ -252,7 +254,7 @@ def _step(
             _done(port, node, key, now, {"waited_until": now.isoformat(), "already_due": True})
             state.cursor = node.next
         case "wait_until":
-            if step.event is None and _holds(step.condition, state, port):
+            if step.event is None and _holds(graph, step.condition, state, port):
                 _done(port, node, key, now, {"satisfied": True})
                 state.cursor = node.next
                 return None
@@ -299,7 +301,7 @@ def _branch(
     step = node.step
     assert isinstance(step, BranchStep)
     for index, branch in enumerate(step.branches):
-        if _holds(branch.condition, state, port):
+        if _holds(graph, branch.condition, state, port):
             _done(port, node, key, now, {"branch": index, "name": branch.name})
             return graph.branch_first[(node.id, index)]
     _done(port, node, key, now, {"branch": "otherwise" if step.otherwise else None})
@@ -314,7 +316,7 @@ def _loop(
     turns = state.loops.get(node.id, 0)
     if turns >= step.max_iterations:
         exit_reason = "max_iterations"
-    elif _holds(step.condition, state, port):
+    elif _holds(graph, step.condition, state, port):
         state.loops[node.id] = turns + 1
         _done(port, node, key, now, {"iteration": turns + 1})
         return graph.body_first[node.id]
@@ -325,7 +327,7 @@ def _loop(
     return node.next
 
 
-def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:
+def _holds(graph: Graph, condition: dict[str, Any] | None, state: RunState, port: Port) -> bool:
     if condition is None:
         return True
     run_values = {
@@ -334,7 +336,7 @@ def _holds(condition: dict[str, Any] | None, state: RunState, port: Port) -> boo
     }
     # A ChainMap reads the record's values only for the fields the condition asks about.
     record_values = cast(MutableMapping[str, Any], port.values())
-    return evaluate(parsed_filter(condition), ChainMap(run_values, record_values))
+    return evaluate(graph.condition(condition), ChainMap(run_values, record_values))
 
 
 def parsed_filter(condition: dict[str, Any]) -> Filter:
