@@ -118,3 +118,15 @@ def test_a_type_opportunities_name_is_not_renamed(api: Api) -> None:
     unused = api.post("/opportunity-types", {**SOLAR, "name": "Heat pump"})
     renamed = api.patch(f"/opportunity-types/{unused['id']}", {"name": "Heat pumps"})
     assert renamed["name"] == "Heat pumps"
+
+
+def test_an_open_substate_the_type_dropped_can_still_be_closed(api: Api) -> None:
+    kind = api.post("/opportunity-types", SOLAR)
+    opp = _opportunity(api, "Solar installation")
+    base = f"/opportunities/{opp['id']}/substates"
+    api.post(f"{base}/Site survey/open", {}, expect=200)
+    kept = [s for s in SOLAR["substates"] if s["name"] != "Site survey"]
+    api.patch(f"/opportunity-types/{kind['id']}", {"substates": kept})
+    api.post(f"{base}/Site survey/open", {}, expect=422)  # opening it again is refused
+    out = api.post(f"{base}/Site survey/close", {}, expect=200)
+    assert out["changed"] is True

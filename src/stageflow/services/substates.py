@@ -83,11 +83,12 @@ def _change(
             field="substate",
         )
     name = check_name(name)
-    _check_type(uow, record, name)
     assert record.id is not None
     uow.records.lock(record)  # concurrent changes of one record's sub-states take turns
     current = uow.records.substate(record.id, name)
     is_open = current is not None and current.status == "open"
+    if opening or not is_open:
+        _check_type(uow, record, name)  # an open one closes even if its type dropped it
     if is_open == opening:
         return False
     now = uow.clock.now()
