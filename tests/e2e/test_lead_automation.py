@@ -490,3 +490,25 @@ def test_renamed_stages_fall_back_to_the_first_three_open_ones(app: App, tenant:
         view = lead_automation.view(uow, tenant.owner)
         assert view["attempting"]["from_stage_ids"] == [ids[0]]
         assert view["connected"]["to_stage_id"] == ids[2]
+
+
+def test_an_email_reply_from_the_leads_contact_connects_it(api: Api) -> None:
+    """H3 "replies to an email": an inbound email from the contact shows on its open leads as
+    an inbound email activity, and that connects them."""
+    contact = api.post("/contacts", {"fields": {"first_name": "Ann", "email": "ann@x.example"}})
+    lead = _lead(api, associations={"contact": [contact["id"]]})
+    closed = _lead(api, "Closed", associations={"contact": [contact["id"]]})
+    _move(api, closed, "Qualified")
+    _log(api, lead, "email", direction="outbound")
+    assert _stage_of(api, lead) == "Attempting"
+    api.post(
+        "/messages/inbound",
+        {"channel": "email", "address": "ANN@x.example", "text": "Sounds good, call me"},
+    )
+    _settle(api)
+    assert _stage_of(api, lead) == "Connected"
+    (reply,) = api.get(f"/activities?record_id={lead['id']}&type=email&status=completed")["items"][
+        :1
+    ]
+    assert reply["direction"] == "inbound" and reply["description"] == "Sounds good, call me"
+    assert api.get(f"/activities?record_id={closed['id']}")["items"] == []  # not open: left alone

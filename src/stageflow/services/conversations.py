@@ -139,7 +139,37 @@ def receive(uow: UnitOfWork, principal: Principal, cmd: InboundMessage, actor: A
             )
         ]
     )
+    if not created:
+        _log_on_leads(uow, principal, contact, cmd, actor)
     return Received(contact, conversation, message_id, created)
+
+
+def _log_on_leads(
+    uow: UnitOfWork, principal: Principal, contact: Record, cmd: InboundMessage, actor: Actor
+) -> None:
+    """The message shows on the contact's open leads as an inbound activity: an email there
+    is the lead replying, which lead automation counts as connecting (SPEC H3)."""
+    from stageflow.domain.activities import ActivityStatus, ActivityType, Direction
+    from stageflow.services.activities import log_activity
+    from stageflow.services.commands import CreateActivity
+
+    assert contact.id is not None
+    email = cmd.channel == "email"
+    for lead_id in uow.records.open_leads_of(principal.workspace_id, contact.id):
+        log_activity(
+            uow,
+            principal,
+            CreateActivity(
+                record_id=lead_id,
+                type=ActivityType.EMAIL if email else ActivityType.MESSAGE,
+                subject=f"{'Email' if email else cmd.channel.capitalize()} from {contact.name}",
+                description=cmd.text,
+                status=ActivityStatus.COMPLETED,
+                direction=Direction.INBOUND,
+                channel=cmd.channel,
+            ),
+            actor,
+        )
 
 
 def contact_saved(uow: UnitOfWork, contact: Record, changed: set[str] | None = None) -> None:

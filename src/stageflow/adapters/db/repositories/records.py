@@ -201,6 +201,25 @@ class RecordRepository:
             )
         )
 
+    def open_leads_of(self, workspace_id: int, contact_id: int) -> builtins.list[int]:
+        """The leads linked to a contact that are in an open stage."""
+        a, r, s = t.associations, t.records, t.stages
+        return [
+            int(i)
+            for i in self.conn.execute(
+                select(r.c.id)
+                .join(a, a.c.record_id == r.c.id)
+                .join(s, s.c.id == r.c.stage_id)
+                .where(
+                    a.c.related_id == contact_id,
+                    r.c.workspace_id == workspace_id,
+                    r.c.object_type == ObjectType.LEAD.value,
+                    s.c.kind == "open",
+                )
+                .order_by(r.c.id)
+            ).scalars()
+        ]
+
     def dissociate(self, record_id: int, related_id: int) -> None:
         self.conn.execute(
             delete(t.associations).where(
