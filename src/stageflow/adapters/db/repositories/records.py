@@ -76,7 +76,9 @@ class RecordRepository:
         wanted = [i for i in set(record_ids) if i not in self._identity]
         if wanted:
             for row in self.conn.execute(select(t.records).where(t.records.c.id.in_(wanted))):
-                self._identity[row.id] = _record(row)
+                record = _record(row)
+                assert record.id is not None
+                self._identity[record.id] = record
 
     def forget(self) -> None:
         """Drop the identity map and unwritten saves (after a rollback to a savepoint taken
@@ -377,20 +379,59 @@ def _changeable(record: Record) -> dict[str, Any]:
     }
 
 
+# The records table's columns in order: rows are read by position (a SQLAlchemy Row's read
+# by name fails a lookup and formats an AttributeError before finding the column, ~3,000
+# instructions, and the worker reads every column of every record it touches).
+RECORD_COLUMNS = (
+    "id",
+    "workspace_id",
+    "object_type",
+    "name",
+    "owner_id",
+    "source",
+    "pipeline_id",
+    "stage_id",
+    "stage_entered_at",
+    "lifecycle_stage_id",
+    "fields",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_OBJECT_TYPES = {o.value: o for o in ObjectType}
+
+
 def _record(row: Any) -> Record:
+    """A record from a row of ``select(t.records)`` (its columns in RECORD_COLUMNS order)."""
+    (
+        id_,
+        workspace_id,
+        object_type,
+        name,
+        owner_id,
+        source,
+        pipeline_id,
+        stage_id,
+        stage_entered_at,
+        lifecycle_stage_id,
+        fields,
+        version,
+        created_at,
+        updated_at,
+    ) = row
     return Record(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        object_type=ObjectType(row.object_type),
-        name=row.name,
-        owner_id=row.owner_id,
-        source=row.source,
-        pipeline_id=row.pipeline_id,
-        stage_id=row.stage_id,
-        stage_entered_at=row.stage_entered_at,
-        lifecycle_stage_id=row.lifecycle_stage_id,
-        fields=dict(row.fields),
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=id_,
+        workspace_id=workspace_id,
+        object_type=_OBJECT_TYPES[object_type],
+        name=name,
+        owner_id=owner_id,
+        source=source,
+        pipeline_id=pipeline_id,
+        stage_id=stage_id,
+        stage_entered_at=stage_entered_at,
+        lifecycle_stage_id=lifecycle_stage_id,
+        fields=dict(fields),
+        version=version,
+        created_at=created_at,
+        updated_at=updated_at,
     )
