@@ -16,6 +16,7 @@ from _common import create_deals, database, make_app, publish, report, tenant
 from sqlalchemy import select
 
 from stageflow.adapters.db import tables as t
+from stageflow.bootstrap import tune_collector
 
 ONE_ACTION = {
     "trigger": {"type": "record_created", "object_type": "deal"},
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--latency-seconds", type=float, default=10)
     args = parser.parse_args()
+    tune_collector()  # as `stageflow serve` and `stageflow worker` do once started
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows: list[tuple[str, str]] = []
     for backend in backends:

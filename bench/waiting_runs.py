@@ -15,6 +15,7 @@ from sqlalchemy import insert, text
 
 from stageflow.adapters.db import tables as t
 from stageflow.automation.interpreter import RunState
+from stageflow.bootstrap import tune_collector
 from stageflow.domain.clock import VirtualClock
 
 DEFINITION = {
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=20_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    tune_collector()  # as `stageflow serve` and `stageflow worker` do once started
     start = datetime(2026, 1, 1, tzinfo=UTC)
     clock = VirtualClock(start)
     rows: list[tuple[str, str]] = []

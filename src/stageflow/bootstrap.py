@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass, field
 
@@ -67,6 +68,21 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+YOUNG_OBJECTS = 20_000  # allocations between collections of the youngest generation (default 700)
+
+
+def tune_collector() -> None:
+    """For the long-running server and worker processes, once started: move what startup
+    built (modules, caches) out of the cyclic collector's way, and collect the youngest
+    generation after 20,000 new objects rather than 700. A worker batch makes many
+    short-lived containers and almost no cycles (reference counting frees them); with the
+    defaults the collector took about a tenth of a worker's time (issue 3)."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, older, oldest)
 
 
 def bootstrap(

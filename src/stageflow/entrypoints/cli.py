@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stageflow import __version__
-from stageflow.bootstrap import App, bootstrap
+from stageflow.bootstrap import App, bootstrap, tune_collector
 from stageflow.config import Settings
 from stageflow.domain.errors import StageflowError
 from stageflow.domain.events import Actor, ActorKind, Source
@@ -132,6 +132,7 @@ def serve(
             "the owner advances it"
         )
     run_worker = settings.embedded if worker is None else worker
+    tune_collector()
     uvicorn.run(
         create_app(app, run_worker=run_worker),
         host=host or settings.host,
@@ -157,6 +158,7 @@ def worker_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     name = f"worker-{os.getpid()}"
+    tune_collector()
     console.print(f"{name}: claiming due runs in batches of {batch_size}")
     app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
     console.print(f"{name}: stopped")
