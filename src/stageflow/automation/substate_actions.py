@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stageflow.automation import rules as compiler
 from stageflow.automation.rules import RuleSpec, Timing
-from stageflow.domain.errors import ValidationFailed
+from stageflow.domain.errors import ValidationFailed, first_problem
 
 GROUPS = ("on_open", "on_close", "scheduled")
 Group = Literal["on_open", "on_close", "scheduled"]
@@ -84,8 +84,7 @@ def spec_of(group: str, after: str | None, fields: dict[str, Any]) -> RuleSpec:
     try:
         return RuleSpec.model_validate({**fields, "timing": Timing(after=after)})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ValidationFailed(first["msg"], field=".".join(str(p) for p in first["loc"])) from None
+        raise first_problem(exc, named=False) from None
 
 
 def trigger(type_name: str, substate: str, group: str) -> dict[str, Any]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class StageflowError(Exception):
     """Base class: a message that names the problem, a stable code, and retryability."""
@@ -55,3 +60,15 @@ class AuthenticationFailed(StageflowError):
 
     code = "unauthenticated"
     status = 401
+
+
+def first_problem(
+    exc: ValidationError, *, named: bool = True, with_input: bool = False
+) -> ValidationFailed:
+    """The first problem pydantic found, naming its field (``named``: also in the message;
+    ``with_input``: and the value given)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    given = f" (not {first['input']!r})" if with_input and first["type"] != "missing" else ""
+    message = f"{where}: {first['msg']}{given}" if named else first["msg"]
+    return ValidationFailed(message, field=where)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from stageflow.adapters.db import tables as t
 from stageflow.automation.definitions import Definition
 from stageflow.automation.rules import RuleSpec
 from stageflow.automation.substate_actions import (
@@ -23,7 +25,7 @@ from stageflow.automation.substate_actions import (
     NewSubstateAction,
     SubstateActionPatch,
 )
-from stageflow.domain.errors import StageflowError, ValidationFailed
+from stageflow.domain.errors import StageflowError, ValidationFailed, first_problem
 from stageflow.domain.events import Actor
 from stageflow.domain.users import Permission, Principal
 from stageflow.services import (
@@ -110,8 +112,8 @@ def _json(value: Any) -> Any:
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list):
         return [_json(v) for v in value]
-    if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
-        return value.value  # an enum member
+    if isinstance(value, Enum):
+        return value.value
     return value
 
 
@@ -143,11 +145,13 @@ def _action_out(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _workflows(uow: UnitOfWork, workspace_id: int) -> list[Any]:
+    """The workspace's workflows, oldest first."""
     rows: list[Any] = []
+    where = [t.automations.c.kind == "workflow"]
     cursor = None
     while True:
-        batch = uow.automations.list(workspace_id, where=[], before_id=cursor, limit=500)
-        rows.extend(r for r in batch if r.kind == "workflow")
+        batch = uow.automations.list(workspace_id, where=where, before_id=cursor, limit=500)
+        rows.extend(batch)
         if len(batch) < 500:
             break
         cursor = batch[-1].id
@@ -228,14 +232,15 @@ def apply(
     shape = [Problem(line_of(node, path), _dotted(path), message) for path, message in _shape(data)]
     if shape:
         raise CodeInvalid(shape, filename)
-    for path, check in _checks(uow, principal, data):
+    existing = {row.name: row for row in _workflows(uow, principal.workspace_id)}
+    for path, check in _checks(uow, principal, data, existing):
         try:
             check()
         except StageflowError as exc:
             outcome.problems.append(_problem(node, path, exc))
     if outcome.problems:
         raise CodeInvalid(outcome.problems, filename)
-    for path, change in _changes(uow, principal, data, actor, outcome):
+    for path, change in _changes(uow, principal, data, existing, actor, outcome):
         try:
             change()
         except StageflowError as exc:
@@ -321,11 +326,11 @@ def _mapping(
 
 
 def _checks(
-    uow: UnitOfWork, principal: Principal, data: dict[str, Any]
+    uow: UnitOfWork, principal: Principal, data: dict[str, Any], existing: dict[str, Any]
 ) -> Iterator[tuple[list[Any], Any]]:
-    """Every entry's check, before anything is written (the shape is sound)."""
+    """Every entry's check, before anything is written (the shape is sound); ``existing``:
+    the workspace's workflows by name."""
     ws = principal.workspace_id
-    existing = {row.name: row for row in _workflows(uow, ws)}
     for i, entry in enumerate(_list(data, "workflows")):
 
         def check(entry: dict[str, Any] = entry) -> None:
@@ -374,10 +379,13 @@ def _checks(
 
 
 def _changes(
-    uow: UnitOfWork, principal: Principal, data: dict[str, Any], actor: Actor, outcome: Outcome
+    uow: UnitOfWork,
+    principal: Principal,
+    data: dict[str, Any],
+    existing: dict[str, Any],
+    actor: Actor,
+    outcome: Outcome,
 ) -> Iterator[tuple[list[Any], Any]]:
-    ws = principal.workspace_id
-    existing = {row.name: row for row in _workflows(uow, ws)}
     for i, entry in enumerate(_list(data, "workflows")):
 
         def change(entry: dict[str, Any] = entry) -> None:
@@ -471,13 +479,18 @@ def _put_workflow(
         automations.set_status(uow, principal, row.id, status)
 
 
-def _new_rule(rule: dict[str, Any]) -> stage_rules.NewRule:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parsed(model: type[M], raw: dict[str, Any]) -> M:
     try:
-        return stage_rules.NewRule.model_validate(rule)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+        raise first_problem(exc) from None
+
+
+def _new_rule(rule: dict[str, Any]) -> stage_rules.NewRule:
+    return _parsed(stage_rules.NewRule, rule)
 
 
 def _put_rule(
@@ -520,12 +533,7 @@ def _type_id(uow: UnitOfWork, principal: Principal, name: Any) -> int:
 
 
 def _new_action(action: dict[str, Any]) -> NewSubstateAction:
-    try:
-        return NewSubstateAction.model_validate(action)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+    return _parsed(NewSubstateAction, action)
 
 
 def _put_action(

@@ -252,3 +252,30 @@ def archive_compiled(
             )
             uow.automations.bump_revision(workspace_id)
             timers.sync_schedule(uow, workspace_id, automation_id)
+
+
+def put_rule_automations(
+    uow: UnitOfWork,
+    workspace_id: int,
+    rows: list[Any],
+    owned: list[tuple[Any, str, dict[str, Any]]],
+    *,
+    kind: str,
+    actor: Actor,
+) -> None:
+    """Bring the automations of a place's rules (``rows``) in line: each (first rule, name,
+    definition) of ``owned`` gets its automation created or published again; those no rule
+    owns any more are archived."""
+    owners: set[int] = set()
+    for head, name, raw in owned:
+        automation_id = put_compiled(
+            uow, workspace_id, head.automation_id, name=name[:200], kind=kind, raw=raw, actor=actor
+        )
+        if automation_id != head.automation_id:
+            uow.rules.set_automation(head.id, automation_id)
+        owners.add(head.id)
+    archive_compiled(
+        uow,
+        workspace_id,
+        [r.automation_id for r in rows if r.id not in owners and r.automation_id is not None],
+    )

@@ -21,15 +21,22 @@ needs ``lead_automation.edit`` (owner and admin, H9).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stageflow.automation.triggers import Moment
 from stageflow.domain.activities import CONNECTED_MOMENTS, OUTREACH_MOMENTS
-from stageflow.domain.errors import Conflict, NotFound, StageflowError, ValidationFailed
+from stageflow.domain.errors import (
+    Conflict,
+    NotFound,
+    StageflowError,
+    ValidationFailed,
+    first_problem,
+)
 from stageflow.domain.events import Actor, ActorKind, EventType, Source
-from stageflow.domain.pipelines import OPEN, Pipeline
+from stageflow.domain.pipelines import OPEN, Pipeline, Stage
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.automations import archive_compiled, put_compiled
@@ -183,10 +190,7 @@ def check_changes(
     try:
         settings = LeadAutomation.model_validate(merged)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        got = f" (not {first['input']!r})" if first["type"] != "missing" else ""
-        raise ValidationFailed(f"{where}: {first['msg']}{got}", field=where) from None
+        raise first_problem(exc, with_input=True) from None
     pipeline = _lead_pipeline(uow, principal.workspace_id)
     _check(uow, principal.workspace_id, pipeline, settings, changing=set(changes))
     return settings
@@ -352,27 +356,42 @@ def _check_option(
 # per-stage custom actions (H8) ----------------------------------------------------------
 
 
-def stage_actions(
-    uow: UnitOfWork, principal: Principal, stage_id: int, *, for_update: bool = False
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _StageActions:
+    """A lead stage's custom actions as read: what saving them again needs."""
+
+    pipeline: Pipeline
+    stage: Stage
+    stored: dict[str, Any]
+    automation_id: int | None
+    steps: list[dict[str, Any]]
+
+
+def _read_stage(
+    uow: UnitOfWork, principal: Principal, stage_id: int, *, editing: bool = False
+) -> _StageActions:
+    if editing:
+        principal.require(Permission.LEAD_AUTOMATION_EDIT)
     pipeline = _lead_pipeline(uow, principal.workspace_id)
-    _lead_stage(pipeline, stage_id)
-    stored = _stored(uow, principal.workspace_id, for_update=for_update)
+    stage = _lead_stage(pipeline, stage_id)
+    stored = _stored(uow, principal.workspace_id, for_update=editing)
     automation_id = stored.get("stages", {}).get(str(stage_id))
     row = uow.automations.get(principal.workspace_id, automation_id) if automation_id else None
-    return {
-        "stage_id": stage_id,
-        "automation_id": automation_id,
-        "actions": list(row.draft["steps"]) if row is not None else [],
-    }
+    steps = list(row.draft["steps"]) if row is not None else []
+    return _StageActions(pipeline, stage, stored, automation_id, steps)
+
+
+def stage_actions(uow: UnitOfWork, principal: Principal, stage_id: int) -> dict[str, Any]:
+    found = _read_stage(uow, principal, stage_id)
+    return {"stage_id": stage_id, "automation_id": found.automation_id, "actions": found.steps}
 
 
 def add_action(
     uow: UnitOfWork, principal: Principal, stage_id: int, step: dict[str, Any], actor: Actor
 ) -> str:
     """Add a step (at ``position``, default last); returns its id."""
-    principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
+    found = _read_stage(uow, principal, stage_id, editing=True)
+    steps = found.steps
     step = dict(step)
     position = step.pop("position", None)
     if not isinstance(position, int | None) or (position is not None and position < 1):
@@ -383,7 +402,7 @@ def add_action(
     elif step["id"] in taken:
         raise ValidationFailed(f"the stage already has an action '{step['id']}'", field="id")
     at = len(steps) if position is None else min(position - 1, len(steps))
-    _save_stage(uow, principal, stage_id, [*steps[:at], step, *steps[at:]], actor)
+    _save_stage(uow, principal, found, [*steps[:at], step, *steps[at:]], actor)
     return str(step["id"])
 
 
@@ -396,13 +415,13 @@ def edit_action(
     actor: Actor,
 ) -> None:
     """Change a step: the keys given replace the step's (settings, comment, name, …)."""
-    principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
+    found = _read_stage(uow, principal, stage_id, editing=True)
+    steps = found.steps
     index = _index(steps, step_id)
     if "id" in changes and changes["id"] != step_id:
         raise ValidationFailed("an action keeps its id", field="id")
     steps[index] = {**steps[index], **changes}
-    _save_stage(uow, principal, stage_id, steps, actor)
+    _save_stage(uow, principal, found, steps, actor)
 
 
 def delete_action(
@@ -415,48 +434,45 @@ def delete_action(
     and_following: bool = False,
 ) -> int:
     """Delete a step, or it and every step after it; returns how many went."""
-    principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    steps = stage_actions(uow, principal, stage_id, for_update=True)["actions"]
+    found = _read_stage(uow, principal, stage_id, editing=True)
+    steps = found.steps
     index = _index(steps, step_id)
     kept = steps[:index] if and_following else steps[:index] + steps[index + 1 :]
-    _save_stage(uow, principal, stage_id, kept, actor)
+    _save_stage(uow, principal, found, kept, actor)
     return len(steps) - len(kept)
 
 
 def _save_stage(
-    uow: UnitOfWork, principal: Principal, stage_id: int, steps: list[dict[str, Any]], actor: Actor
+    uow: UnitOfWork,
+    principal: Principal,
+    found: _StageActions,
+    steps: list[dict[str, Any]],
+    actor: Actor,
 ) -> None:
-    ws = principal.workspace_id
-    pipeline = _lead_pipeline(uow, ws)
-    stage = _lead_stage(pipeline, stage_id)
-    stored = _stored(uow, ws)
-    stages = dict(stored.get("stages", {}))
-    automation_id = stages.get(str(stage_id))
+    ws, key = principal.workspace_id, str(found.stage.id)
+    stages = dict(found.stored.get("stages", {}))
     if not steps:
-        if automation_id is not None:
-            archive_compiled(uow, ws, [automation_id])
-            stages.pop(str(stage_id))
+        if found.automation_id is not None:
+            archive_compiled(uow, ws, [found.automation_id])
+            stages.pop(key)
     else:
-        raw = {
-            "trigger": {
-                "type": "stage_entered",
-                "object_type": "lead",
-                "pipeline_id": pipeline.id,
-                "stage_id": stage_id,
-            },
-            "steps": steps,
+        trigger = {
+            "type": "stage_entered",
+            "object_type": "lead",
+            "pipeline_id": found.pipeline.id,
+            "stage_id": found.stage.id,
         }
-        stages[str(stage_id)] = put_compiled(
+        stages[key] = put_compiled(
             uow,
             ws,
-            automation_id,
-            name=f"Lead stage {stage.name}: custom actions",
+            found.automation_id,
+            name=f"Lead stage {found.stage.name}: custom actions",
             kind=KIND,
-            raw=raw,
+            raw={"trigger": trigger, "steps": steps},
             actor=actor,
         )
-    _store(uow, ws, {**stored, "stages": stages})
-    uow.emit_config(ws, actor, EventType.LEAD_AUTOMATION_SAVED, stage_id=stage_id)
+    _store(uow, ws, {**found.stored, "stages": stages})
+    uow.emit_config(ws, actor, EventType.LEAD_AUTOMATION_SAVED, stage_id=found.stage.id)
 
 
 def _index(steps: list[dict[str, Any]], step_id: str) -> int:
@@ -471,8 +487,7 @@ def _index(steps: list[dict[str, Any]], step_id: str) -> int:
 
 def check_stage_deletable(uow: UnitOfWork, workspace_id: int, stage_id: int) -> None:
     """A lead stage lead automation moves leads from or to, or with custom actions, stays."""
-    workspace = uow.workspaces.get(workspace_id)
-    stored = (workspace.settings if workspace else {}).get(SETTING)
+    stored = _installed(uow, workspace_id)
     if not stored:
         return
     for key in ("attempting", "connected"):
@@ -491,8 +506,7 @@ def check_stage_deletable(uow: UnitOfWork, workspace_id: int, stage_id: int) -> 
 
 def check_default_change(uow: UnitOfWork, workspace_id: int) -> None:
     """The default lead pipeline stays while lead automation works in it (SPEC H1)."""
-    workspace = uow.workspaces.get(workspace_id)
-    stored = (workspace.settings if workspace else {}).get(SETTING)
+    stored = _installed(uow, workspace_id)
     if not stored:
         return
     on = [key for key in ("attempting", "connected") if stored[key]["enabled"]]
@@ -517,7 +531,7 @@ def _lead_pipeline(uow: UnitOfWork, workspace_id: int) -> Pipeline:
     return pipeline
 
 
-def _lead_stage(pipeline: Pipeline, stage_id: int) -> Any:
+def _lead_stage(pipeline: Pipeline, stage_id: int) -> Stage:
     stage = pipeline.stage(stage_id)
     if stage is None:
         raise NotFound(f"stage {stage_id} is not a stage of the default lead pipeline")
@@ -537,6 +551,12 @@ def _stored(uow: UnitOfWork, workspace_id: int, *, for_update: bool = False) -> 
             "open stages; add them and restart stageflow"
         )
     return dict(stored)
+
+
+def _installed(uow: UnitOfWork, workspace_id: int) -> dict[str, Any] | None:
+    """The stored settings, or None where lead automation is not installed."""
+    workspace = uow.workspaces.get(workspace_id)
+    return (workspace.settings if workspace else {}).get(SETTING)
 
 
 def _store(uow: UnitOfWork, workspace_id: int, value: dict[str, Any]) -> None:

@@ -17,13 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stageflow.automation import rules as compiler
 from stageflow.automation.rules import Rule, RuleSpec, Timing
-from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed
+from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed, first_problem
 from stageflow.domain.events import Actor
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.automation_checks import check_definition
-from stageflow.services.automations import archive_compiled, put_compiled
+from stageflow.services.automations import archive_compiled, put_rule_automations
 from stageflow.services.pipelines import get_pipeline
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -105,7 +105,7 @@ def create_rule(
         spec=spec.model_dump(mode="json"),
     )
     if cmd.position is not None:
-        _reorder(uow, [r.id for r in rows], rule_id, cmd.position)
+        uow.rules.renumber([r.id for r in rows], insert=(rule_id, cmd.position))
     _compile(uow, ws, pipeline, stage, actor)
     return rule_id
 
@@ -141,8 +141,7 @@ def update_rule(
             {**row.spec, **{k: v for k, v in given.items() if k in SPEC_KEYS}}
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ValidationFailed(first["msg"], field=".".join(str(p) for p in first["loc"])) from None
+        raise first_problem(exc, named=False) from None
     name = cmd.name if cmd.name is not None else row.name
     _check(uow, ws, pipeline, stage, name, spec)
     values: dict[str, Any] = {"spec": spec.model_dump(mode="json"), "name": name}
@@ -151,7 +150,7 @@ def update_rule(
     uow.rules.update(rule_id, row.version, {**values, "updated_at": uow.clock.now()})
     if cmd.position is not None:
         others = [r.id for r in uow.rules.of_stage(ws, stage_id) if r.id != rule_id]
-        _reorder(uow, others, rule_id, cmd.position)
+        uow.rules.renumber(others, insert=(rule_id, cmd.position))
     _compile(uow, ws, pipeline, stage, actor)
 
 
@@ -170,7 +169,7 @@ def delete_rule(
     if row.automation_id is not None:
         archive_compiled(uow, principal.workspace_id, [row.automation_id])
     rest = [r.id for r in uow.rules.of_stage(principal.workspace_id, stage_id)]
-    uow.rules.set_positions({rid: i for i, rid in enumerate(rest, start=1)})
+    uow.rules.renumber(rest)
     _compile(uow, principal.workspace_id, pipeline, stage, actor)
 
 
@@ -241,19 +240,13 @@ def check_rule(
         raise ValidationFailed(f"{field}: {message}" if field else message, field=field) from None
 
 
-def _reorder(uow: UnitOfWork, others: list[int], rule_id: int, position: int) -> None:
-    ordered = list(others)
-    ordered.insert(min(position, len(ordered) + 1) - 1, rule_id)
-    uow.rules.set_positions({rid: i for i, rid in enumerate(ordered, start=1)})
-
-
 def _compile(
     uow: UnitOfWork, workspace_id: int, pipeline: Pipeline, stage: Stage, actor: Actor
 ) -> None:
     """Bring the stage's automations in line with its rules."""
     rows = uow.rules.of_stage(workspace_id, stage.id or 0)
     by_id = {row.id: row for row in rows}
-    owners: set[int] = set()
+    owned = []
     for chain in compiler.chains([_rule(row) for row in rows]):
         head = chain[0]
         for follower in chain[1:]:
@@ -267,24 +260,8 @@ def _compile(
         raw = compiler.definition(
             _trigger(pipeline, stage), chain, stage_bound=not head.spec.keep_on_exit
         )
-        owner = by_id[head.id]
-        automation_id = put_compiled(
-            uow,
-            workspace_id,
-            owner.automation_id,
-            name=f"{stage.name} ({pipeline.name}): {head.name}"[:200],
-            kind=KIND,
-            raw=raw,
-            actor=actor,
-        )
-        if automation_id != owner.automation_id:
-            uow.rules.set_automation(owner.id, automation_id)
-        owners.add(owner.id)
-    archive_compiled(
-        uow,
-        workspace_id,
-        [r.automation_id for r in rows if r.id not in owners and r.automation_id is not None],
-    )
+        owned.append((by_id[head.id], f"{stage.name} ({pipeline.name}): {head.name}", raw))
+    put_rule_automations(uow, workspace_id, rows, owned, kind=KIND, actor=actor)
 
 
 def _rule(row: Any) -> Rule:

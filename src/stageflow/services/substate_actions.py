@@ -35,7 +35,7 @@ from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor
 from stageflow.domain.opportunity_types import OpportunityType
 from stageflow.domain.users import Permission, Principal
-from stageflow.services.automations import archive_compiled, put_compiled
+from stageflow.services.automations import archive_compiled, put_rule_automations
 from stageflow.services.stage_rules import check_rule
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -87,7 +87,7 @@ def create_action(
         spec=spec.model_dump(mode="json"),
     )
     if cmd.position is not None:
-        _reorder(uow, group, action_id, cmd.position)
+        uow.rules.renumber(group, insert=(action_id, cmd.position))
     _compile(uow, ws, kind.name, substate, actor)
     return action_id
 
@@ -136,7 +136,7 @@ def update_action(
             for r in uow.rules.of_substate(ws, kind.name, substate)
             if r.group == group and r.id != action_id
         ]
-        _reorder(uow, others, action_id, cmd.position or len(others) + 1)
+        uow.rules.renumber(others, insert=(action_id, cmd.position or len(others) + 1))
         _renumber(uow, ws, kind.name, substate, row.group)
     _compile(uow, ws, kind.name, substate, actor)
 
@@ -257,18 +257,12 @@ def _check(
     check_rule(uow, workspace_id, on, name, spec, field_name=field_name)
 
 
-def _reorder(uow: UnitOfWork, others: list[int], action_id: int, position: int) -> None:
-    ordered = list(others)
-    ordered.insert(min(position, len(ordered) + 1) - 1, action_id)
-    uow.rules.set_positions({rid: i for i, rid in enumerate(ordered, start=1)})
-
-
 def _renumber(
     uow: UnitOfWork, workspace_id: int, type_name: str, substate: str, group: str
 ) -> None:
     rows = uow.rules.of_substate(workspace_id, type_name, substate)
     in_group = [r.id for r in rows if r.group == group]
-    uow.rules.set_positions({rid: i for i, rid in enumerate(in_group, start=1)})
+    uow.rules.renumber(in_group)
 
 
 def _compile(
@@ -276,27 +270,16 @@ def _compile(
 ) -> None:
     """Bring the sub-state's automations in line with its actions."""
     rows = uow.rules.of_substate(workspace_id, type_name, substate)
-    owners: set[int] = set()
-    for group, chain in compiled(rows):
-        head = chain[0]
-        title = head.name if group == "scheduled" else GROUP_TITLES[group]
-        automation_id = put_compiled(
-            uow,
-            workspace_id,
-            head.automation_id,
-            name=f"{type_name} / {substate}: {title}"[:200],
-            kind=KIND,
-            raw=definition(type_name, substate, group, chain),
-            actor=actor,
+    owned = [
+        (
+            chain[0],
+            f"{type_name} / {substate}: "
+            + (chain[0].name if group == "scheduled" else GROUP_TITLES[group]),
+            definition(type_name, substate, group, chain),
         )
-        if automation_id != head.automation_id:
-            uow.rules.set_automation(head.id, automation_id)
-        owners.add(head.id)
-    archive_compiled(
-        uow,
-        workspace_id,
-        [r.automation_id for r in rows if r.id not in owners and r.automation_id is not None],
-    )
+        for group, chain in compiled(rows)
+    ]
+    put_rule_automations(uow, workspace_id, rows, owned, kind=KIND, actor=actor)
 
 
 def _views(uow: UnitOfWork, type_row: Any, substate: str) -> list[dict[str, Any]]:

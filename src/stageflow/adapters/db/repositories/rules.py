@@ -76,8 +76,14 @@ class RuleRepository:
                 field="version",
             )
 
-    def set_positions(self, positions: dict[int, int]) -> None:
-        for rule_id, position in positions.items():
+    def renumber(self, ordered: builtins.list[int], insert: tuple[int, int] | None = None) -> None:
+        """Number these rules 1, 2, … in this order; ``insert`` (rule, position) first puts a
+        rule at a 1-based position among them (past the end: last)."""
+        ordered = builtins.list(ordered)
+        if insert is not None:
+            rule_id, position = insert
+            ordered.insert(min(position, len(ordered) + 1) - 1, rule_id)
+        for position, rule_id in enumerate(ordered, start=1):
             self.conn.execute(
                 update(t.rules).where(t.rules.c.id == rule_id).values(position=position)
             )
