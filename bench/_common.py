@@ -20,9 +20,10 @@ from stageflow.config import Settings
 from stageflow.domain.clock import Clock, SystemClock
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
-from stageflow.services import automations, records
+from stageflow.services.authoring import automations
 from stageflow.services.commands import CreateRecord
-from stageflow.services.workspaces import actor_for, create_workspace
+from stageflow.services.crm import records
+from stageflow.services.crm.workspaces import actor_for, create_workspace
 
 PG_ADMIN = os.environ.get(
     "STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

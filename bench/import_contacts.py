@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _common import database, make_app, report, rss_mb, tenant
 
-from stageflow.services import imports
+from stageflow.services.crm import imports
 
 STAGES = ["New Lead", "Hot Lead", "Payment", "Customer", "Cold Lead", ""]
 

@@ -21,7 +21,7 @@ from sqlalchemy import insert, text
 from stageflow.adapters.db import tables as t
 from stageflow.domain.clock import VirtualClock
 from stageflow.domain.lifecycle import ConversationStatus, Tally
-from stageflow.services.lifecycle import dashboard, recount
+from stageflow.services.crm.lifecycle import dashboard, recount
 
 BATCH = 10_000
 STATUSES = (ConversationStatus.OPEN, ConversationStatus.SNOOZED, ConversationStatus.CLOSED)

@@ -11,8 +11,9 @@ import time
 from _common import database, make_app, report, tenant
 
 from stageflow.domain.records import ObjectType
-from stageflow.services import automations, records
+from stageflow.services.authoring import automations
 from stageflow.services.commands import CreateRecord, MoveRecord
+from stageflow.services.crm import records
 
 
 def cost_per_event(backend: str, n_automations: int, events: int) -> float:

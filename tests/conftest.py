@@ -25,7 +25,7 @@ from stageflow.config import Settings
 from stageflow.domain.clock import VirtualClock
 from stageflow.domain.users import Principal, Role
 from stageflow.entrypoints.api.app import create_app
-from stageflow.services.workspaces import NewWorkspace, create_workspace
+from stageflow.services.crm.workspaces import NewWorkspace, create_workspace
 
 PG_URL = os.environ.get(
     "STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

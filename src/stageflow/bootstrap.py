@@ -12,10 +12,11 @@ from stageflow.adapters.crypto import SecretBox
 from stageflow.adapters.db.engine import make_engine
 from stageflow.config import Settings
 from stageflow.domain.clock import Clock, SystemClock, VirtualClock
-from stageflow.services.enrollment import Enroller, VersionCache
-from stageflow.services.outbox import Courier
+from stageflow.services.authoring import wiring
+from stageflow.services.engine.enrollment import Enroller, VersionCache
+from stageflow.services.engine.outbox import Courier
+from stageflow.services.engine.worker import Worker
 from stageflow.services.unit_of_work import UnitOfWork
-from stageflow.services.worker import Worker
 
 
 @dataclass
@@ -28,6 +29,9 @@ class App:
     enroller: Enroller = field(default_factory=lambda: Enroller(VersionCache()))
     _box: SecretBox | None = field(default=None, repr=False)
     _box_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        wiring.connect()
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit of work whose commits enroll records into matching automations."""

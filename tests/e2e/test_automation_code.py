@@ -16,7 +16,7 @@ from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
 from stageflow.entrypoints.cli import cli
-from stageflow.services import opportunity_types
+from stageflow.services.crm import opportunity_types
 
 runner = CliRunner()
 

@@ -16,8 +16,8 @@ from stageflow.adapters.db.engine import make_engine
 from stageflow.adapters.db.migrate import alembic_config
 from stageflow.domain.clock import SystemClock
 from stageflow.entrypoints.cli import cli
+from stageflow.services.crm.workspaces import authenticate
 from stageflow.services.unit_of_work import UnitOfWork
-from stageflow.services.workspaces import authenticate
 
 runner = CliRunner()
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -10,8 +10,8 @@ import pytest
 
 from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
-from stageflow.services import lead_automation
-from stageflow.services.lead_automation import install_missing
+from stageflow.services.authoring import lead_automation
+from stageflow.services.authoring.lead_automation import install_missing
 from tests.conftest import Api, Tenant
 from tests.e2e.test_api_permissions import add_member
 

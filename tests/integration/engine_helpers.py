@@ -9,10 +9,11 @@ from stageflow.automation.durations import parse_duration
 from stageflow.bootstrap import App
 from stageflow.domain.clock import VirtualClock
 from stageflow.domain.records import ObjectType
-from stageflow.services import automations, records
+from stageflow.services.authoring import automations
 from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
-from stageflow.services.timekeeper import Advanced, advance_to
-from stageflow.services.workspaces import actor_for
+from stageflow.services.crm import records
+from stageflow.services.crm.workspaces import actor_for
+from stageflow.services.engine.timekeeper import Advanced, advance_to
 from tests.conftest import Tenant
 
 

@@ -10,9 +10,9 @@ from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_many, insert_returning_ids, update_many
 from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
-from stageflow.services import records
 from stageflow.services.commands import CreateRecord
-from stageflow.services.workspaces import actor_for
+from stageflow.services.crm import records
+from stageflow.services.crm.workspaces import actor_for
 from tests.conftest import Tenant
 
 T = datetime(2026, 5, 17, 8, 30, 15, 123456, tzinfo=UTC)

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from stageflow.adapters.db import tables as t
 from stageflow.bootstrap import App
 from stageflow.domain.records import ObjectType
-from stageflow.services import records
 from stageflow.services.commands import CreateRecord
+from stageflow.services.crm import records
 from tests.conftest import Tenant
 from tests.integration.engine_helpers import Engine
 

@@ -260,7 +260,7 @@ def test_conditions_not_met_are_recorded(engine: Engine) -> None:
 
 
 def test_in_flight_runs_finish_on_their_version(engine: Engine) -> None:
-    from stageflow.services import automations
+    from stageflow.services.authoring import automations
 
     definition = {
         "trigger": {"type": "record_created", "object_type": "deal"},
@@ -393,7 +393,7 @@ def test_create_record_action_makes_a_repeat_lead_from_a_deal(engine: Engine) ->
 
 def test_deleting_the_record_cancels_its_waiting_runs(engine: Engine) -> None:
     from stageflow.domain.records import ObjectType
-    from stageflow.services import records
+    from stageflow.services.crm import records
 
     automation = engine.publish(
         {
@@ -463,7 +463,7 @@ def test_publishing_a_date_trigger_arms_existing_records(engine: Engine) -> None
 
 
 def test_schedule_enrolls_its_segment_each_time_and_catches_up_once(engine: Engine) -> None:
-    from stageflow.services import automations
+    from stageflow.services.authoring import automations
 
     engine.clock.set(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # a Monday
     big = engine.create("deal", name="Big", fields={"amount": 5000})

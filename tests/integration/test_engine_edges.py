@@ -13,8 +13,8 @@ from stageflow.actions import registry
 from stageflow.actions.ports import ActionContext
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
-from stageflow.services import automations
-from stageflow.services.enrollment import Enroller
+from stageflow.services.authoring import automations
+from stageflow.services.engine.enrollment import Enroller
 from tests.conftest import Tenant, make_tenant
 from tests.integration.engine_helpers import Engine
 
@@ -246,7 +246,7 @@ def test_pausing_and_resuming_a_schedule_keeps_it_going(engine: Engine) -> None:
 
 
 def test_a_failing_schedule_tick_still_arms_the_next(engine: Engine) -> None:
-    from stageflow.services import timers
+    from stageflow.services.engine import timers
 
     engine.clock.set(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     automation = engine.publish(
@@ -387,7 +387,7 @@ def test_a_run_that_cannot_commit_does_not_hold_up_other_workspaces(
 
 def test_a_date_run_whose_record_was_deleted_cancels_beside_healthy_runs(engine: Engine) -> None:
     from stageflow.domain.records import ObjectType
-    from stageflow.services import records
+    from stageflow.services.crm import records
 
     engine.clock.set(datetime(2026, 1, 2, tzinfo=UTC))
     dated = engine.publish(

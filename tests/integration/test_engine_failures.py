@@ -13,7 +13,7 @@ from stageflow.actions import registry
 from stageflow.actions.ports import ActionContext
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
-from stageflow.services import runs
+from stageflow.services.engine import runs
 from tests.conftest import Tenant
 from tests.integration.engine_helpers import Engine
 

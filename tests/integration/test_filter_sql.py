@@ -8,10 +8,10 @@ from typing import Any
 from stageflow.bootstrap import App
 from stageflow.domain.filters import evaluate, parse_filter
 from stageflow.domain.records import ObjectType
-from stageflow.services import records
 from stageflow.services.commands import CreateRecord, DefineField
-from stageflow.services.pipelines import define_field
-from stageflow.services.workspaces import actor_for
+from stageflow.services.crm import records
+from stageflow.services.crm.pipelines import define_field
+from stageflow.services.crm.workspaces import actor_for
 from tests.conftest import Tenant
 
 NAMES = ["Solar Roof", "solar panel", "Heat Pump", "Wind_50%", "roof repair", "Pump"]

@@ -13,7 +13,6 @@ from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError, ValidationFailed
 from stageflow.domain.lifecycle import ConversationStatus, LifecycleStage
 from stageflow.domain.records import ObjectType, Record
-from stageflow.services import conversations, imports, lifecycle, records
 from stageflow.services.commands import (
     CreateLifecycleStage,
     CreateRecord,
@@ -22,7 +21,8 @@ from stageflow.services.commands import (
     UpdateConversation,
     UpdateLifecycleStage,
 )
-from stageflow.services.workspaces import actor_for
+from stageflow.services.crm import conversations, imports, lifecycle, records
+from stageflow.services.crm.workspaces import actor_for
 from tests.conftest import Tenant
 
 

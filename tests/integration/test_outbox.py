@@ -9,7 +9,7 @@ from typing import Any
 from stageflow.adapters.http import Delivery
 from stageflow.bootstrap import App
 from stageflow.domain.clock import VirtualClock
-from stageflow.services import outbox
+from stageflow.services.engine import outbox
 from tests.conftest import Tenant
 
 

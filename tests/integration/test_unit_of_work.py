@@ -21,8 +21,8 @@ from stageflow.domain.errors import StaleVersion
 from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.records import ObjectType, Record
 from stageflow.services.commands import CreateRecord, MoveRecord, UpdateRecord
-from stageflow.services.records import create_record, delete_record, move_record, update_record
-from stageflow.services.workspaces import actor_for
+from stageflow.services.crm.records import create_record, delete_record, move_record, update_record
+from stageflow.services.crm.workspaces import actor_for
 from tests.conftest import Tenant
 
 DEAL = ObjectType.DEAL

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, insert, select
 
 from stageflow.adapters.db import tables as t
 from stageflow.automation.interpreter import RunState
-from stageflow.services.run_rows import RunRow, new_run, run_rows
+from stageflow.services.engine.run_rows import RunRow, new_run, run_rows
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

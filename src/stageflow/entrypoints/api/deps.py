@@ -12,8 +12,8 @@ from stageflow.bootstrap import App
 from stageflow.domain.errors import AuthenticationFailed
 from stageflow.domain.events import Actor
 from stageflow.domain.users import Principal
+from stageflow.services.crm.workspaces import actor_for, authenticate
 from stageflow.services.unit_of_work import UnitOfWork
-from stageflow.services.workspaces import actor_for, authenticate
 
 MAX_ID = 2**63 - 1
 # Ids in paths: anything out of range simply does not exist (404).

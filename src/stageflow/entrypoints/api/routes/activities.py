@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from stageflow.domain.activities import ActivityStatus, ActivityType
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import ActivityOut, PageOut
-from stageflow.services import activities as service
 from stageflow.services.commands import CreateActivity, UpdateActivity
+from stageflow.services.crm import activities as service
 
 router = APIRouter(prefix="/activities", tags=["Activities"])
 

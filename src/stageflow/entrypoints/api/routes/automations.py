@@ -15,10 +15,10 @@ from stageflow.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from stageflow.domain.filters import parse_filter
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import PageOut
-from stageflow.services import automations as service
-from stageflow.services import runs as run_service
-from stageflow.services.automation_checks import check_definition
-from stageflow.services.timekeeper import advance_to
+from stageflow.services.authoring import automations as service
+from stageflow.services.authoring.automation_checks import check_definition
+from stageflow.services.engine import runs as run_service
+from stageflow.services.engine.timekeeper import advance_to
 
 router = APIRouter()
 A: list[str | Enum] = ["Automations"]

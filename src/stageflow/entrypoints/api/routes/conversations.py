@@ -18,9 +18,9 @@ from stageflow.entrypoints.api.schemas import (
     MessageOut,
     PageOut,
 )
-from stageflow.services import conversations as service
-from stageflow.services import records
 from stageflow.services.commands import InboundMessage, SetLifecycleStage, UpdateConversation
+from stageflow.services.crm import conversations as service
+from stageflow.services.crm import records
 from stageflow.services.pagination import check_limit, decode_cursor, page_of
 
 router = APIRouter()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import DeliveryOut, PageOut
-from stageflow.services import outbox as service
+from stageflow.services.engine import outbox as service
 
 router = APIRouter()
 D: list[str | Enum] = ["Deliveries"]

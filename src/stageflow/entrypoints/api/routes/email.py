@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Response
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import EmailTemplateOut
-from stageflow.services import email as service
-from stageflow.services import sms
+from stageflow.services.channels import email as service
+from stageflow.services.channels import sms
 from stageflow.services.commands import (
     CreateEmailTemplate,
     SmsSettings,

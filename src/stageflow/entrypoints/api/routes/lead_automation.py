@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
-from stageflow.services import lead_automation as service
+from stageflow.services.authoring import lead_automation as service
 
 router = APIRouter()
 T: list[str | Enum] = ["Lead automation"]

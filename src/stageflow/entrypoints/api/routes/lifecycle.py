@@ -14,7 +14,6 @@ from stageflow.entrypoints.api.schemas import (
     LifecycleStageOut,
     LifecycleStagesOut,
 )
-from stageflow.services import lifecycle as service
 from stageflow.services.commands import (
     Command,
     CreateLifecycleStage,
@@ -23,7 +22,8 @@ from stageflow.services.commands import (
     ReorderLifecycleStages,
     UpdateLifecycleStage,
 )
-from stageflow.services.lifecycle import DeletePreview
+from stageflow.services.crm import lifecycle as service
+from stageflow.services.crm.lifecycle import DeletePreview
 
 router = APIRouter()
 L: list[str | Enum] = ["Lifecycle"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import NotificationOut, PageOut
-from stageflow.services import notifications as service
+from stageflow.services.crm import notifications as service
 
 router = APIRouter()
 N: list[str | Enum] = ["Notifications"]

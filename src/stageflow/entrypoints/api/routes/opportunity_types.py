@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from stageflow.automation.substate_actions import CopyTo, NewSubstateAction, SubstateActionPatch
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
-from stageflow.services import opportunity_types as types
-from stageflow.services import substate_actions as actions
-from stageflow.services.opportunity_types import NewOpportunityType, OpportunityTypePatch
+from stageflow.services.authoring import substate_actions as actions
+from stageflow.services.crm import opportunity_types as types
+from stageflow.services.crm.opportunity_types import NewOpportunityType, OpportunityTypePatch
 
 router = APIRouter()
 T: list[str | Enum] = ["Opportunity types"]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Response
 from stageflow.domain.records import ObjectType
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import FieldOut, PipelineOut, StageOut
-from stageflow.services import pipelines as service
 from stageflow.services.commands import (
     CreatePipeline,
     CreateStage,
@@ -19,7 +18,8 @@ from stageflow.services.commands import (
     UpdatePipeline,
     UpdateStage,
 )
-from stageflow.services.records import field_definitions
+from stageflow.services.crm import pipelines as service
+from stageflow.services.crm.records import field_definitions
 
 router = APIRouter()
 P: list[str | Enum] = ["Pipelines"]

@@ -13,13 +13,13 @@ from stageflow.domain.filters import Filter, parse_filter
 from stageflow.domain.records import LIFECYCLE_OBJECT_TYPES, ObjectType, Record
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import EventOut, LifecycleSetOut, PageOut, RecordOut
-from stageflow.services import records as service
 from stageflow.services.commands import (
     CreateRecord,
     MoveRecord,
     SetLifecycleStage,
     UpdateRecord,
 )
+from stageflow.services.crm import records as service
 from stageflow.services.unit_of_work import UnitOfWork
 
 router = APIRouter()

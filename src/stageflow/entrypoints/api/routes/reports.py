@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from stageflow.bootstrap import App
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import FileOut, ReportTemplateOut
-from stageflow.services import esign
-from stageflow.services import reports as service
+from stageflow.services.channels import esign
+from stageflow.services.channels import reports as service
 from stageflow.services.commands import (
     CreateReportTemplate,
     EsignSettings,

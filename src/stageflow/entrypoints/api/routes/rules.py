@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
-from stageflow.services import stage_rules as service
-from stageflow.services.stage_rules import NewRule, RulePatch
+from stageflow.services.authoring import stage_rules as service
+from stageflow.services.authoring.stage_rules import NewRule, RulePatch
 
 router = APIRouter()
 T: list[str | Enum] = ["Stage rules"]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.routes.records import records_out
 from stageflow.entrypoints.api.schemas import PageOut, RecordOut, SegmentOut
-from stageflow.services import segments as service
 from stageflow.services.commands import CreateSegment, UpdateSegment
+from stageflow.services.crm import segments as service
 
 router = APIRouter()
 S: list[str | Enum] = ["Segments"]

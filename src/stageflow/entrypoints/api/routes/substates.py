@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path
 
 from stageflow.domain.records import ObjectType
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
-from stageflow.services import substates as service
+from stageflow.services.crm import substates as service
 
 router = APIRouter()
 S: list[str | Enum] = ["Opportunity sub-states"]

@@ -10,13 +10,13 @@ from stageflow.domain.errors import NotFound
 from stageflow.domain.users import Permission
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.entrypoints.api.schemas import NewTokenOut, TokenOut, UserOut
-from stageflow.services import workspaces as service
 from stageflow.services.commands import (
     CreateToken,
     CreateUser,
     UpdateUser,
     UpdateWorkspaceSettings,
 )
+from stageflow.services.crm import workspaces as service
 
 router = APIRouter()
 U: list[str | Enum] = ["Users and tokens"]
