@@ -14,14 +14,13 @@ automation of kind ``lead_automation``:
 
 The moves act only in the default lead pipeline, only forward, and never on a lead a user moved
 back by hand (H5: its ``stage_locked_at`` is set). Per-stage custom actions (H8) are a workflow
-per lead stage, edited action by action here and open in the workflow API. Changing any of this
-needs ``lead_automation.edit`` (owner and admin, H9).
+per lead stage, edited action by action in ``lead_stage_actions`` and open in the workflow API.
+Changing any of this needs ``lead_automation.edit`` (owner and admin, H9).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -99,7 +98,7 @@ def install(uow: UnitOfWork, workspace_id: int, actor: Actor) -> None:
     """Give a workspace its lead automation: both moves on, the lead creators off. The moves
     go New → Attempting → Connected, or, where those stages were renamed, between the
     pipeline's first three open stages."""
-    pipeline = _lead_pipeline(uow, workspace_id)
+    pipeline = lead_pipeline(uow, workspace_id)
     by_name = {s.name: s for s in pipeline.stages}
     found = [by_name.get(name) for name in ("New", "Attempting", "Connected")]
     if None in found:
@@ -143,11 +142,11 @@ def install_missing(uow: UnitOfWork) -> int:
 
 def view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
     """The settings, the automation each runs as, and the stages with custom actions."""
-    stored = _stored(uow, principal.workspace_id)
+    stored = stored_settings(uow, principal.workspace_id)
     return {
         **{key: stored[key] for key in BUILT_IN},
         "automation_ids": stored.get("automations", {}),
-        "pipeline_id": _lead_pipeline(uow, principal.workspace_id).id,
+        "pipeline_id": lead_pipeline(uow, principal.workspace_id).id,
         "stages": {
             int(stage_id): automation_id
             for stage_id, automation_id in stored.get("stages", {}).items()
@@ -158,7 +157,7 @@ def view(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
 def update(uow: UnitOfWork, principal: Principal, changes: dict[str, Any], actor: Actor) -> None:
     """Change some settings: each section given is merged into the stored one."""
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    stored = _stored(uow, principal.workspace_id, for_update=True)
+    stored = stored_settings(uow, principal.workspace_id, for_update=True)
     settings = check_changes(uow, principal, changes, stored)
     _apply(uow, principal.workspace_id, settings, stored, actor)
     uow.emit_config(
@@ -176,7 +175,7 @@ def check_changes(
     principal.require(Permission.LEAD_AUTOMATION_EDIT)
     if not isinstance(changes, dict):
         raise ValidationFailed("lead automation settings are a mapping of sections")
-    stored = stored if stored is not None else _stored(uow, principal.workspace_id)
+    stored = stored if stored is not None else stored_settings(uow, principal.workspace_id)
     unknown = set(changes) - set(BUILT_IN)
     if unknown:
         raise ValidationFailed(
@@ -191,7 +190,7 @@ def check_changes(
         settings = LeadAutomation.model_validate(merged)
     except ValidationError as exc:
         raise first_problem(exc, with_input=True) from None
-    pipeline = _lead_pipeline(uow, principal.workspace_id)
+    pipeline = lead_pipeline(uow, principal.workspace_id)
     _check(uow, principal.workspace_id, pipeline, settings, changing=set(changes))
     return settings
 
@@ -203,7 +202,7 @@ def _apply(
     stored: dict[str, Any],
     actor: Actor,
 ) -> None:
-    pipeline = _lead_pipeline(uow, workspace_id)
+    pipeline = lead_pipeline(uow, workspace_id)
     _check(uow, workspace_id, pipeline, settings)
     automations = dict(stored.get("automations", {}))
     for key in BUILT_IN:
@@ -220,7 +219,7 @@ def _apply(
             )
         elif key in automations:
             archive_compiled(uow, workspace_id, [automations[key]], status="paused")
-    _store(
+    store_settings(
         uow,
         workspace_id,
         {**stored, **settings.model_dump(mode="json"), "automations": automations},
@@ -353,135 +352,6 @@ def _check_option(
         )
 
 
-# per-stage custom actions (H8) ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _StageActions:
-    """A lead stage's custom actions as read: what saving them again needs."""
-
-    pipeline: Pipeline
-    stage: Stage
-    stored: dict[str, Any]
-    automation_id: int | None
-    steps: list[dict[str, Any]]
-
-
-def _read_stage(
-    uow: UnitOfWork, principal: Principal, stage_id: int, *, editing: bool = False
-) -> _StageActions:
-    if editing:
-        principal.require(Permission.LEAD_AUTOMATION_EDIT)
-    pipeline = _lead_pipeline(uow, principal.workspace_id)
-    stage = _lead_stage(pipeline, stage_id)
-    stored = _stored(uow, principal.workspace_id, for_update=editing)
-    automation_id = stored.get("stages", {}).get(str(stage_id))
-    row = uow.automations.get(principal.workspace_id, automation_id) if automation_id else None
-    steps = list(row.draft["steps"]) if row is not None else []
-    return _StageActions(pipeline, stage, stored, automation_id, steps)
-
-
-def stage_actions(uow: UnitOfWork, principal: Principal, stage_id: int) -> dict[str, Any]:
-    found = _read_stage(uow, principal, stage_id)
-    return {"stage_id": stage_id, "automation_id": found.automation_id, "actions": found.steps}
-
-
-def add_action(
-    uow: UnitOfWork, principal: Principal, stage_id: int, step: dict[str, Any], actor: Actor
-) -> str:
-    """Add a step (at ``position``, default last); returns its id."""
-    found = _read_stage(uow, principal, stage_id, editing=True)
-    steps = found.steps
-    step = dict(step)
-    position = step.pop("position", None)
-    if not isinstance(position, int | None) or (position is not None and position < 1):
-        raise ValidationFailed("position is a whole number from 1", field="position")
-    taken = {s["id"] for s in steps}
-    if "id" not in step:
-        step["id"] = next(f"a{n}" for n in range(1, len(taken) + 2) if f"a{n}" not in taken)
-    elif step["id"] in taken:
-        raise ValidationFailed(f"the stage already has an action '{step['id']}'", field="id")
-    at = len(steps) if position is None else min(position - 1, len(steps))
-    _save_stage(uow, principal, found, [*steps[:at], step, *steps[at:]], actor)
-    return str(step["id"])
-
-
-def edit_action(
-    uow: UnitOfWork,
-    principal: Principal,
-    stage_id: int,
-    step_id: str,
-    changes: dict[str, Any],
-    actor: Actor,
-) -> None:
-    """Change a step: the keys given replace the step's (settings, comment, name, …)."""
-    found = _read_stage(uow, principal, stage_id, editing=True)
-    steps = found.steps
-    index = _index(steps, step_id)
-    if "id" in changes and changes["id"] != step_id:
-        raise ValidationFailed("an action keeps its id", field="id")
-    steps[index] = {**steps[index], **changes}
-    _save_stage(uow, principal, found, steps, actor)
-
-
-def delete_action(
-    uow: UnitOfWork,
-    principal: Principal,
-    stage_id: int,
-    step_id: str,
-    actor: Actor,
-    *,
-    and_following: bool = False,
-) -> int:
-    """Delete a step, or it and every step after it; returns how many went."""
-    found = _read_stage(uow, principal, stage_id, editing=True)
-    steps = found.steps
-    index = _index(steps, step_id)
-    kept = steps[:index] if and_following else steps[:index] + steps[index + 1 :]
-    _save_stage(uow, principal, found, kept, actor)
-    return len(steps) - len(kept)
-
-
-def _save_stage(
-    uow: UnitOfWork,
-    principal: Principal,
-    found: _StageActions,
-    steps: list[dict[str, Any]],
-    actor: Actor,
-) -> None:
-    ws, key = principal.workspace_id, str(found.stage.id)
-    stages = dict(found.stored.get("stages", {}))
-    if not steps:
-        if found.automation_id is not None:
-            archive_compiled(uow, ws, [found.automation_id])
-            stages.pop(key)
-    else:
-        trigger = {
-            "type": "stage_entered",
-            "object_type": "lead",
-            "pipeline_id": found.pipeline.id,
-            "stage_id": found.stage.id,
-        }
-        stages[key] = put_compiled(
-            uow,
-            ws,
-            found.automation_id,
-            name=f"Lead stage {found.stage.name}: custom actions",
-            kind=KIND,
-            raw={"trigger": trigger, "steps": steps},
-            actor=actor,
-        )
-    _store(uow, ws, {**found.stored, "stages": stages})
-    uow.emit_config(ws, actor, EventType.LEAD_AUTOMATION_SAVED, stage_id=found.stage.id)
-
-
-def _index(steps: list[dict[str, Any]], step_id: str) -> int:
-    for index, step in enumerate(steps):
-        if step.get("id") == step_id:
-            return index
-    raise NotFound(f"the stage has no action '{step_id}'")
-
-
 # what other changes must respect ---------------------------------------------------------
 
 
@@ -522,7 +392,7 @@ def check_default_change(uow: UnitOfWork, workspace_id: int) -> None:
 # storage --------------------------------------------------------------------------------
 
 
-def _lead_pipeline(uow: UnitOfWork, workspace_id: int) -> Pipeline:
+def lead_pipeline(uow: UnitOfWork, workspace_id: int) -> Pipeline:
     pipeline = next(
         (p for p in uow.pipelines.list(workspace_id, ObjectType.LEAD) if p.is_default), None
     )
@@ -531,14 +401,16 @@ def _lead_pipeline(uow: UnitOfWork, workspace_id: int) -> Pipeline:
     return pipeline
 
 
-def _lead_stage(pipeline: Pipeline, stage_id: int) -> Stage:
+def lead_stage(pipeline: Pipeline, stage_id: int) -> Stage:
     stage = pipeline.stage(stage_id)
     if stage is None:
         raise NotFound(f"stage {stage_id} is not a stage of the default lead pipeline")
     return stage
 
 
-def _stored(uow: UnitOfWork, workspace_id: int, *, for_update: bool = False) -> dict[str, Any]:
+def stored_settings(
+    uow: UnitOfWork, workspace_id: int, *, for_update: bool = False
+) -> dict[str, Any]:
     """The stored settings; ``for_update`` when they are about to change (changes take
     turns on PostgreSQL)."""
     workspace = uow.workspaces.get(workspace_id, for_update=for_update)
@@ -559,7 +431,7 @@ def _installed(uow: UnitOfWork, workspace_id: int) -> dict[str, Any] | None:
     return (workspace.settings if workspace else {}).get(SETTING)
 
 
-def _store(uow: UnitOfWork, workspace_id: int, value: dict[str, Any]) -> None:
+def store_settings(uow: UnitOfWork, workspace_id: int, value: dict[str, Any]) -> None:
     workspace = uow.workspaces.get(workspace_id)
     assert workspace is not None
     uow.workspaces.update_settings(workspace_id, {**workspace.settings, SETTING: value})

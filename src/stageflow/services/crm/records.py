@@ -9,12 +9,11 @@ from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.filter_sql import compile_filter
 from stageflow.domain.activities import ActivityStatus
 from stageflow.domain.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from stageflow.domain.events import Actor, ActorKind, Event, EventType
+from stageflow.domain.events import Actor, ActorKind
 from stageflow.domain.fields import FieldContext, FieldDef
 from stageflow.domain.filters import Filter
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import (
-    ASSOCIATION_TARGETS,
     BUILTIN_FIELDS,
     LIFECYCLE_OBJECT_TYPES,
     SOURCE_PICKLIST,
@@ -26,7 +25,7 @@ from stageflow.domain.records import (
 )
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateRecord, MoveRecord, SetLifecycleStage, UpdateRecord
-from stageflow.services.crm import contact_addresses, lifecycle
+from stageflow.services.crm import associations, contact_addresses, lifecycle
 from stageflow.services.pagination import MAX_LIMIT, Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -98,7 +97,7 @@ def create_record(
     lifecycle.record_created(uow, record, stage, actor)
     if object_type is ObjectType.CONTACT:
         contact_addresses.contact_saved(uow, record)
-    _associate(uow, record, cmd.associations, actor)
+    associations.associate(uow, record, cmd.associations, actor)
     return record
 
 
@@ -142,7 +141,7 @@ def update_record(
             uow, record, cmd.lifecycle_stage_id, actor, read_version=read_version
         )
     if cmd.associations is not None:
-        _replace_associations(uow, record, cmd.associations, actor)
+        associations.replace(uow, record, cmd.associations, actor)
     return record
 
 
@@ -459,73 +458,3 @@ def _pipeline_of_stage(
     raise ValidationFailed(
         f"no stage {stage_id} in the {object_type.value} pipelines", field="stage_id"
     )
-
-
-def _check_targets(uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]]) -> None:
-    allowed = ASSOCIATION_TARGETS[record.object_type]
-    all_ids = {i for ids in wanted.values() for i in ids}
-    found = uow.records.object_types(record.workspace_id, all_ids)
-    for target_type, ids in wanted.items():
-        if target_type not in allowed:
-            raise ValidationFailed(
-                f"a {record.object_type.value} cannot be associated with a {target_type.value}",
-                field=f"associations.{target_type.value}",
-            )
-        for related_id in ids:
-            if found.get(related_id) is not target_type:
-                raise ValidationFailed(
-                    f"no {target_type.value} {related_id}",
-                    field=f"associations.{target_type.value}",
-                )
-
-
-def _associate(
-    uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]], actor: Actor
-) -> None:
-    _check_targets(uow, record, wanted)
-    assert record.id is not None
-    now = uow.clock.now()
-    for target_type, ids in wanted.items():
-        for related_id in dict.fromkeys(ids):
-            uow.records.associate(record.workspace_id, record.id, related_id)
-            uow.emit(
-                [
-                    Event(
-                        EventType.ASSOCIATION_ADDED,
-                        record.workspace_id,
-                        actor,
-                        now,
-                        record_id=record.id,
-                        object_type=record.object_type.value,
-                        data={"related_id": related_id, "related_type": target_type.value},
-                    )
-                ]
-            )
-
-
-def _replace_associations(
-    uow: UnitOfWork, record: Record, wanted: dict[ObjectType, list[int]], actor: Actor
-) -> None:
-    assert record.id is not None
-    _check_targets(uow, record, wanted)
-    current = uow.records.associations([record.id])[record.id]
-    now = uow.clock.now()
-    for target_type, ids in wanted.items():
-        have: set[int] = set(current.get(target_type.value, []))
-        want = set(ids)
-        for related_id in sorted(have - want):
-            uow.records.dissociate(record.id, related_id)
-            uow.emit(
-                [
-                    Event(
-                        EventType.ASSOCIATION_REMOVED,
-                        record.workspace_id,
-                        actor,
-                        now,
-                        record_id=record.id,
-                        object_type=record.object_type.value,
-                        data={"related_id": related_id, "related_type": target_type.value},
-                    )
-                ]
-            )
-        _associate(uow, record, {target_type: sorted(want - have)}, actor)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from stageflow.entrypoints.api.deps import Caller, PathId, get_caller
 from stageflow.services.authoring import lead_automation as service
+from stageflow.services.authoring import lead_stage_actions as stage_actions
 
 router = APIRouter()
 T: list[str | Enum] = ["Lead automation"]
@@ -46,7 +47,7 @@ def update_settings(
 @router.get(ACTIONS, tags=T, summary="A lead stage's custom actions, in order")
 def list_actions(stage_id: PathId, caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     with caller.uow(read_only=True) as uow:
-        return service.stage_actions(uow, caller.principal, stage_id)
+        return stage_actions.stage_actions(uow, caller.principal, stage_id)
 
 
 @router.post(
@@ -70,8 +71,8 @@ def add_action(
     caller: Caller = Depends(get_caller),
 ) -> dict[str, Any]:
     with caller.uow() as uow:
-        service.add_action(uow, caller.principal, stage_id, step, caller.actor)
-        view = service.stage_actions(uow, caller.principal, stage_id)
+        stage_actions.add_action(uow, caller.principal, stage_id, step, caller.actor)
+        view = stage_actions.stage_actions(uow, caller.principal, stage_id)
         uow.commit()
     return view
 
@@ -88,8 +89,8 @@ def edit_action(
     caller: Caller = Depends(get_caller),
 ) -> dict[str, Any]:
     with caller.uow() as uow:
-        service.edit_action(uow, caller.principal, stage_id, step_id, changes, caller.actor)
-        view = service.stage_actions(uow, caller.principal, stage_id)
+        stage_actions.edit_action(uow, caller.principal, stage_id, step_id, changes, caller.actor)
+        view = stage_actions.stage_actions(uow, caller.principal, stage_id)
         uow.commit()
     return view
 
@@ -106,9 +107,9 @@ def delete_action(
     caller: Caller = Depends(get_caller),
 ) -> dict[str, Any]:
     with caller.uow() as uow:
-        deleted = service.delete_action(
+        deleted = stage_actions.delete_action(
             uow, caller.principal, stage_id, step_id, caller.actor, and_following=and_following
         )
-        view = service.stage_actions(uow, caller.principal, stage_id)
+        view = stage_actions.stage_actions(uow, caller.principal, stage_id)
         uow.commit()
     return {**view, "deleted": deleted}

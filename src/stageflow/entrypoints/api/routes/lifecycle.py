@@ -23,6 +23,7 @@ from stageflow.services.commands import (
     UpdateLifecycleStage,
 )
 from stageflow.services.crm import lifecycle as service
+from stageflow.services.crm import lifecycle_dashboard
 from stageflow.services.crm.lifecycle import DeletePreview
 
 router = APIRouter()
@@ -151,7 +152,7 @@ def delete_stage(
 )
 def dashboard(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     with caller.uow(read_only=True) as uow:
-        return service.dashboard(uow, caller.principal)
+        return lifecycle_dashboard.dashboard(uow, caller.principal)
 
 
 @router.post(
@@ -162,6 +163,6 @@ def dashboard(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
 def recount(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     caller.principal.require(Permission.LIFECYCLE_EDIT)
     with caller.uow() as uow:
-        differing = service.recount(uow, caller.workspace_id)
+        differing = lifecycle_dashboard.recount(uow, caller.workspace_id)
         uow.commit()
     return {"stages_corrected": differing}

@@ -1,27 +1,16 @@
-"""Automation-as-code (issue 6, item 10): a workspace's workflows, stage rules and lead
-automation settings as one YAML document, exported and imported exactly.
-
-Export writes each definition without its default values, so files stay short; import reads
-them through the same models, so ``export → import → export`` gives the same text. Import is
-all or nothing: every entry is checked before anything is written, and every problem is told
-with the file, the line and the field.
-"""
+"""Reading an automations file: its shape checked, every entry checked before anything is
+written, then created or changed through the same services as the API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from stageflow.adapters.db import tables as t
 from stageflow.automation.definitions import Definition
-from stageflow.automation.rules import RuleSpec
 from stageflow.automation.substate_actions import (
-    ActionFields,
     NewSubstateAction,
     SubstateActionPatch,
 )
@@ -30,158 +19,24 @@ from stageflow.domain.events import Actor
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.authoring import automations, lead_automation, stage_rules, substate_actions
 from stageflow.services.authoring.automation_checks import check_definition
+from stageflow.services.authoring.automation_code.export import (
+    FORMAT,
+    HEADER,
+    STATUSES,
+    action_out,
+    rule_out,
+    workflows_of,
+)
+from stageflow.services.authoring.automation_code.problems import (
+    CodeInvalid,
+    Outcome,
+    Problem,
+    dotted,
+    line_of,
+    problem_at,
+)
 from stageflow.services.crm import opportunity_types
 from stageflow.services.unit_of_work import UnitOfWork
-
-FORMAT = 1
-HEADER = "stageflow automations"
-STATUSES = ("draft", "active", "paused", "archived")
-
-
-# export ---------------------------------------------------------------------------------
-
-
-def export(uow: UnitOfWork, principal: Principal) -> str:
-    """The workspace's automations as YAML."""
-    ws = principal.workspace_id
-    workflows = []
-    for row in _workflows(uow, ws):
-        workflows.append(
-            {
-                "name": row.name,
-                **({"description": row.description} if row.description else {}),
-                "status": row.status,
-                "definition": lean(Definition.model_validate(row.draft)),
-            }
-        )
-    rules = []
-    for pipeline in uow.pipelines.list(ws):
-        for stage in sorted(pipeline.stages, key=lambda s: s.position):
-            assert pipeline.id is not None and stage.id is not None
-            found = stage_rules.list_rules(uow, principal, pipeline.id, stage.id)
-            if found:
-                rules.append(
-                    {
-                        "pipeline_id": pipeline.id,
-                        "stage_id": stage.id,
-                        "where": f"{pipeline.name} / {stage.name}",
-                        "rules": [_rule_out(view) for view in found],
-                    }
-                )
-    settings = lead_automation.view(uow, principal)
-    document = {
-        "stageflow": HEADER,
-        "format": FORMAT,
-        "workflows": workflows,
-        "stage_rules": rules,
-        "substate_actions": _substate_actions_out(uow, principal),
-        "lead_automation": {key: settings[key] for key in lead_automation.BUILT_IN},
-    }
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-
-
-def lean(model: BaseModel) -> dict[str, Any]:
-    """A model as JSON without the values its fields default to (``type`` always kept: it
-    says which step or trigger this is)."""
-    out: dict[str, Any] = {}
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        key = info.alias or name
-        default = info.get_default(call_default_factory=True)
-        if name != "type" and _json(value) == _json(default):
-            continue
-        out[key] = _lean_value(value)
-    return out
-
-
-def _lean_value(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return lean(value)
-    if isinstance(value, list):
-        return [_lean_value(v) for v in value]
-    return _json(value)
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-def _rule_out(view: dict[str, Any]) -> dict[str, Any]:
-    spec = RuleSpec.model_validate({k: view[k] for k in stage_rules.SPEC_KEYS if k in view})
-    return {"name": view["name"], "group": view["group"], **lean(spec)}
-
-
-def _substate_actions_out(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:
-    places = []
-    for kind in opportunity_types.list_types(uow, principal):
-        for substate in kind["substates"]:
-            found = substate_actions.list_actions(uow, principal, kind["id"], substate["name"])
-            if found:
-                places.append(
-                    {
-                        "opportunity_type": kind["name"],
-                        "substate": substate["name"],
-                        "actions": [_action_out(view) for view in found],
-                    }
-                )
-    return places
-
-
-def _action_out(view: dict[str, Any]) -> dict[str, Any]:
-    fields = ActionFields.model_validate({k: view[k] for k in ActionFields.model_fields})
-    after = {"after": view["after"]} if view["after"] else {}
-    return {"name": view["name"], "group": view["group"], **after, **lean(fields)}
-
-
-def _workflows(uow: UnitOfWork, workspace_id: int) -> list[Any]:
-    """The workspace's workflows, oldest first."""
-    rows: list[Any] = []
-    where = [t.automations.c.kind == "workflow"]
-    cursor = None
-    while True:
-        batch = uow.automations.list(workspace_id, where=where, before_id=cursor, limit=500)
-        rows.extend(batch)
-        if len(batch) < 500:
-            break
-        cursor = batch[-1].id
-    return sorted(rows, key=lambda r: r.id)
-
-
-# import ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Problem:
-    line: int | None
-    where: str
-    message: str
-
-    def told(self, filename: str) -> str:
-        at = f"{filename}:{self.line}" if self.line else filename
-        return f"{at}: {self.where}: {self.message}"
-
-
-@dataclass
-class Outcome:
-    created: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
-class CodeInvalid(StageflowError):
-    code = "validation_error"
-    status = 422
-
-    def __init__(self, problems: list[Problem], filename: str) -> None:
-        super().__init__("\n".join(p.told(filename) for p in problems))
-        self.problems = problems
 
 
 def load(text: str, filename: str) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -224,22 +79,22 @@ def apply(
     principal.require(Permission.AUTOMATIONS_EDIT)
     data, node = load(text, filename)
     outcome = Outcome()
-    shape = [Problem(line_of(node, path), _dotted(path), message) for path, message in _shape(data)]
+    shape = [Problem(line_of(node, path), dotted(path), message) for path, message in _shape(data)]
     if shape:
         raise CodeInvalid(shape, filename)
-    existing = {row.name: row for row in _workflows(uow, principal.workspace_id)}
+    existing = {row.name: row for row in workflows_of(uow, principal.workspace_id)}
     for path, check in _checks(uow, principal, data, existing):
         try:
             check()
         except StageflowError as exc:
-            outcome.problems.append(_problem(node, path, exc))
+            outcome.problems.append(problem_at(node, path, exc))
     if outcome.problems:
         raise CodeInvalid(outcome.problems, filename)
     for path, change in _changes(uow, principal, data, existing, actor, outcome):
         try:
             change()
         except StageflowError as exc:
-            raise CodeInvalid([_problem(node, path, exc)], filename) from None
+            raise CodeInvalid([problem_at(node, path, exc)], filename) from None
     return outcome
 
 
@@ -508,7 +363,7 @@ def _put_rule(
         outcome.created.append(label)
         return
     spec = new.model_dump(include=set(stage_rules.SPEC_KEYS))
-    if _rule_out(found) == _rule_out({**spec, "name": new.name, "group": new.group}) and (
+    if rule_out(found) == rule_out({**spec, "name": new.name, "group": new.group}) and (
         found["position"] == position
     ):
         outcome.unchanged.append(label)
@@ -553,8 +408,8 @@ def _put_action(
         substate_actions.create_action(uow, principal, type_id, substate, cmd, actor)
         outcome.created.append(label)
         return
-    wanted = _action_out({**new.model_dump(), "after": new.after})
-    if _action_out(found) == wanted and found["position"] == position:
+    wanted = action_out({**new.model_dump(), "after": new.after})
+    if action_out(found) == wanted and found["position"] == position:
         outcome.unchanged.append(label)
         return
     patch = SubstateActionPatch.model_validate(
@@ -567,68 +422,3 @@ def _put_action(
 def _list(data: dict[str, Any], key: str) -> list[Any]:
     value = data.get(key)
     return value if isinstance(value, list) else []
-
-
-def _dotted(path: list[Any]) -> str:
-    return ".".join(str(p) for p in path)
-
-
-# where in the file ----------------------------------------------------------------------
-
-
-def _problem(node: yaml.Node | None, path: list[Any], exc: StageflowError) -> Problem:
-    field_parts: list[Any] = exc.field.split(".") if exc.field else []
-    full = [*path, *field_parts]
-    where = ".".join(str(p) for p in full)
-    return Problem(line_of(node, full), where, exc.message)
-
-
-def line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """The 1-based line of the deepest part of ``path`` found in the YAML node tree (a key's
-    own line for a mapping entry). A part that names a step (by its id) is looked for among
-    the steps below; a setting missing from a step is looked for in its ``settings``."""
-    if node is None:
-        return None
-    line = int(node.start_mark.line) + 1
-    for part in path:
-        key, value = _child(node, part)
-        if value is None:
-            break
-        node = value
-        line = int((key or value).start_mark.line) + 1
-    return line
-
-
-def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node | None]:
-    """The entry ``part`` names below ``node``: (its key node, if a mapping's; its value)."""
-    if isinstance(node, yaml.SequenceNode):
-        text = str(part)
-        if text.isdigit() and int(text) < len(node.value):
-            return None, node.value[int(text)]
-        return None, _with_id(node, text)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return key, value
-        for key, value in node.value:
-            if key.value == "settings":
-                return _child(value, part)
-    return None, None
-
-
-def _with_id(node: yaml.Node, step_id: str) -> yaml.Node | None:
-    """The mapping with ``id: step_id`` anywhere below ``node``."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == "id" and isinstance(value, yaml.ScalarNode) and value.value == step_id:
-                return node
-        children = [value for _, value in node.value]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    else:
-        return None
-    for child in children:
-        found = _with_id(child, step_id)
-        if found is not None:
-            return found
-    return None
