@@ -227,3 +227,31 @@ def test_filters_list_view_and_placeholders(owner_page: Page, server: Server) ->
     expect(page.get_by_text("This screen is not built yet.")).to_be_visible()
     check_accessibility(page)
     screenshot(page, "coming-soon")
+
+
+def test_a_long_column_loads_more_cards_when_scrolled(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    won = stage_ids(server, "deal")["Closed Won"]
+    with server.api() as api:
+        for n in range(55):
+            created = api.post("/deals", json={"name": f"Won deal {n:02d}", "stage_id": won})
+            assert created.status_code == 201, created.text
+    page.goto("/boards/deal")
+    column = _column(page, won)
+    expect(page.locator(f"#col-head-{won} .count")).to_have_text("55")
+    expect(column.locator(".card")).to_have_count(50)
+    column.locator(".more").scroll_into_view_if_needed()
+    expect(column.locator(".card")).to_have_count(55)
+    expect(column.locator(".more")).to_have_count(0)
+    expect(column).to_contain_text("Won deal 00")
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(page: Page) -> None:
+    page.goto("/sign-in")
+    token = page.locator('input[name="csrf_token"]').input_value()
+    form = {"csrf_token": token, "email": "guesser@demo.stageflow.local", "password": "x"}
+    for _ in range(5):
+        assert page.request.post("/sign-in", form=form).status == 401
+    slowed = page.request.post("/sign-in", form=form)
+    assert slowed.status == 429
+    assert "Too many failed sign-ins" in slowed.text()

@@ -52,13 +52,10 @@ def money(amount: float | None, currency: str | None = None) -> str:
 
 
 def days_ago(then: datetime | None, now: datetime) -> str:
-    """How long ago, in days, the way a card says it ("today", "1 day", "12 days")."""
+    """How long ago, in days, as short as a card needs it ("0 d", "12 d")."""
     if then is None:
         return ""
-    days = (now - then).days
-    if days <= 0:
-        return "today"
-    return "1 day" if days == 1 else f"{days} days"
+    return f"{max((now - then).days, 0)} d"
 
 
 def due_text(due: datetime | None, now: datetime) -> tuple[str, bool]:
