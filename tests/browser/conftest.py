@@ -128,6 +128,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "user", "create", "-w", "demo", "--email", AGENT_EMAIL, "--name", "Sam Seller",
             "--role", "agent", "--password", AGENT_PASSWORD,
         )  # fmt: skip
+        _seed(server)
         yield server
     finally:
         process.terminate()
@@ -136,6 +137,49 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _seed(server: Server) -> None:
+    """A few more deals and leads with open activities, so the pictures look like a
+    working pipeline."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with server.api() as api:
+        users = {u["name"]: u["id"] for u in api.get("/users").json()}
+        deals = stage_ids(server, "deal")
+        leads = stage_ids(server, "lead")
+        seeds = [
+            ("deals", "Bianchi solar roof", deals["New"], "Demo Owner", 18000,
+             ("task", "Send the quote", 2)),
+            ("deals", "Lombardi battery storage", deals["Proposal"], "Demo Owner", 11300,
+             ("meeting", "Site visit", 1)),
+            ("deals", "Verdi heat pump", deals["Negotiation"], "Alex Agent", 7200,
+             ("call", "Follow-up call", -1)),
+            ("leads", "Greco villa enquiry", leads["New"], "Alex Agent", None,
+             ("call", "First call", 0)),
+            ("leads", "Costa farm panels", leads["New"], "Demo Owner", None, None),
+        ]  # fmt: skip
+        for plural, name, stage_id, owner, amount, activity in seeds:
+            values: dict[str, Any] = {"name": name, "stage_id": stage_id, "owner_id": users[owner]}
+            if amount is not None:
+                values["fields"] = {"amount": amount, "currency": "EUR"}
+            created = api.post(f"/{plural}", json=values)
+            assert created.status_code == 201, created.text
+            if activity is not None:
+                kind, subject, days = activity
+                due = (now + timedelta(days=days, hours=1)).isoformat()
+                logged = api.post(
+                    "/activities",
+                    json={
+                        "record_id": created.json()["id"],
+                        "type": kind,
+                        "subject": subject,
+                        "due_at": due,
+                        "status": "open",
+                    },
+                )
+                assert logged.status_code == 201, logged.text
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from playwright.sync_api import Page, expect
 
@@ -25,10 +24,6 @@ def _create(server: Server, plural: str, **values: object) -> dict[str, object]:
         assert response.status_code == 201, response.text
         created: dict[str, object] = response.json()
         return created
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:6]}"
 
 
 def _column(page: Page, stage_id: int):  # type: ignore[no-untyped-def]
@@ -81,7 +76,7 @@ def test_wrong_password_says_so_without_telling_whether_the_account_exists(
 
 
 def test_a_post_without_the_csrf_token_is_refused(owner_page: Page, server: Server) -> None:
-    deal = _create(server, "deals", name=_unique("CSRF deal"))
+    deal = _create(server, "deals", name="Rinaldi garden lights")
     proposal = stage_ids(server, "deal")["Proposal"]
     form = {"record_id": str(deal["id"]), "stage_id": str(proposal)}
     refused = owner_page.request.post("/boards/deal/move", form=form)
@@ -98,7 +93,7 @@ def test_drag_a_deal_to_proposal_records_the_stage_change_by_that_user(
 ) -> None:
     page = owner_page
     stages = stage_ids(server, "deal")
-    name = _unique("Solar carport")
+    name = "Conti solar carport"
     deal = _create(server, "deals", name=name, fields={"amount": 12500, "currency": "EUR"})
     page.goto("/boards/deal")
     card = page.locator(f"#card-{deal['id']}")
@@ -128,7 +123,7 @@ def test_drag_a_deal_to_proposal_records_the_stage_change_by_that_user(
 def test_drop_a_lead_on_disqualified_asks_for_the_reason(owner_page: Page, server: Server) -> None:
     page = owner_page
     stages = stage_ids(server, "lead")
-    lead = _create(server, "leads", name=_unique("Cold enquiry"))
+    lead = _create(server, "leads", name="Fontana roof enquiry")
     page.goto("/boards/lead")
     card = page.locator(f"#card-{lead['id']}")
     card.drag_to(_column(page, stages["Disqualified"]))
@@ -148,7 +143,7 @@ def test_drop_a_lead_on_disqualified_asks_for_the_reason(owner_page: Page, serve
 def test_cancelling_the_reason_puts_the_lead_back(owner_page: Page, server: Server) -> None:
     page = owner_page
     stages = stage_ids(server, "lead")
-    lead = _create(server, "leads", name=_unique("Undecided enquiry"))
+    lead = _create(server, "leads", name="Gallo pool heating enquiry")
     page.goto("/boards/lead")
     page.locator(f"#card-{lead['id']}").drag_to(_column(page, stages["Disqualified"]))
     page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
@@ -163,7 +158,7 @@ def test_a_stale_move_says_so_and_the_card_goes_back(
     console.allow(r"status of 409")  # the conflict answer itself, which the page explains
     page = owner_page
     stages = stage_ids(server, "deal")
-    deal = _create(server, "deals", name=_unique("Contested deal"))
+    deal = _create(server, "deals", name="Moretti EV charger")
     page.goto("/boards/deal")
     with server.api() as api:  # someone else changes it after the board was loaded
         assert api.patch(f"/deals/{deal['id']}", json={"name": "Renamed elsewhere"}).is_success
@@ -179,7 +174,7 @@ def test_a_stale_move_says_so_and_the_card_goes_back(
 def test_move_to_menu_works_with_the_keyboard(owner_page: Page, server: Server) -> None:
     page = owner_page
     stages = stage_ids(server, "deal")
-    name = _unique("Keyboard deal")
+    name = "Ricci insulation"
     deal = _create(server, "deals", name=name)
     page.goto("/boards/deal")
     card = page.locator(f"#card-{deal['id']}")
@@ -194,7 +189,7 @@ def test_move_to_menu_works_with_the_keyboard(owner_page: Page, server: Server) 
 
 
 def test_an_agent_does_not_see_another_users_deal(page: Page, server: Server) -> None:
-    theirs = _create(server, "deals", name=_unique("Owner's private deal"))
+    theirs = _create(server, "deals", name="Esposito wind turbine")
     sign_in(page, AGENT_EMAIL, AGENT_PASSWORD)
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Sam Seller")
     expect(page.locator(".board")).to_be_visible()
