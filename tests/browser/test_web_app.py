@@ -250,3 +250,37 @@ def test_repeated_failed_sign_ins_are_slowed_down(page: Page) -> None:
     slowed = page.request.post("/sign-in", form=form)
     assert slowed.status == 429
     assert "Too many failed sign-ins" in slowed.text()
+
+
+def test_new_deal_from_the_board_with_errors_shown_at_the_field(
+    owner_page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 422")  # the form coming back with its error
+    page = owner_page
+    stages = stage_ids(server, "deal")
+    page.goto("/boards/deal")
+    page.get_by_role("button", name="New deal").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Marino rooftop solar")
+    dialog.get_by_label("Amount").fill("lots")
+    dialog.get_by_label("Stage").select_option(label="Proposal")
+    dialog.get_by_role("button", name="Create deal").click()
+    amount = dialog.get_by_label("Amount")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(dialog).to_contain_text("Write the amount as a number")
+    check_accessibility(page)
+    screenshot(page, "deal-new-with-error")
+
+    amount.fill("21,400")
+    dialog.get_by_label("Currency").fill("eur")
+    dialog.get_by_role("button", name="Create deal").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".toast").last).to_contain_text(
+        "Created 'Marino rooftop solar' in Proposal"
+    )
+    card = _column(page, stages["Proposal"]).locator(".card", has_text="Marino rooftop solar")
+    expect(card).to_contain_text("€21,400")
+    with server.api() as api:
+        found = api.get("/deals", params={"stage_id": stages["Proposal"]}).json()["items"]
+    created = next(d for d in found if d["name"] == "Marino rooftop solar")
+    assert created["fields"] == {"amount": 21400, "currency": "EUR"}

@@ -102,6 +102,17 @@ class Board:
         return sum(c.count for c in self.columns)
 
 
+def parse_id(raw: str | None) -> int | None:
+    """An id from a form or query (empty or not a number: none)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 def board_type(slug: str) -> ObjectType:
     object_type = BOARD_TYPES.get(slug)
     if object_type is None:

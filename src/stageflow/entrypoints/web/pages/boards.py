@@ -22,22 +22,13 @@ router = APIRouter()
 OptionalId = Annotated[str | None, Query()]
 
 
-def _id(raw: str | None) -> int | None:
-    """An id from a select (empty means "any")."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if 0 < value < 2**63 else None
+def filters_of(pipeline: str | None, owner: str | None, q: str | None) -> boards.BoardFilters:
+    return boards.BoardFilters(
+        pipeline_id=boards.parse_id(pipeline), owner_id=boards.parse_id(owner), q=(q or "")[:200]
+    )
 
 
-def _filters(pipeline: str | None, owner: str | None, q: str | None) -> boards.BoardFilters:
-    return boards.BoardFilters(pipeline_id=_id(pipeline), owner_id=_id(owner), q=(q or "")[:200])
-
-
-def _is_htmx(request: Request) -> bool:
+def is_htmx(request: Request) -> bool:
     return (
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
@@ -61,7 +52,7 @@ def board_page(
     cursor: str | None = None,
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
-    filters = _filters(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q)
     try:
         object_type = boards.board_type(slug)
         with user.uow(read_only=True) as uow:
@@ -98,7 +89,7 @@ def board_page(
             "first_page": cursor is None,
         }
         partial = "partials/list_body.html"
-    name = partial if _is_htmx(request) else "board.html"
+    name = partial if is_htmx(request) else "board.html"
     return page(request, name, context, user=user, active=f"/boards/{slug}")
 
 
@@ -114,7 +105,7 @@ def more_cards(
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
     """The next cards of a column (asked for when its end scrolls into view)."""
-    filters = _filters(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q)
     try:
         object_type = boards.board_type(slug)
         with user.uow(read_only=True) as uow:
@@ -154,7 +145,7 @@ def move(
 ) -> Response:
     """Move a card: the answer is the card in its new column and both columns' new totals,
     or (stale version, no permission, ...) the reason it did not move."""
-    filters = _filters(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q)
     try:
         object_type = boards.board_type(slug)
         with user.uow() as uow:
@@ -194,7 +185,7 @@ def move(
     except StageflowError as exc:
         return _refused(request, slug, exc.message, exc.status)
     stage = next(s for s in chosen.stages if s.id == record.stage_id)
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return RedirectResponse(f"/boards/{slug}", status_code=303)
     response = page(
         request,
@@ -219,6 +210,6 @@ def move(
 
 
 def _refused(request: Request, slug: str, message: str, status: int) -> Response:
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return RedirectResponse(f"/boards/{slug}", status_code=303)
     return Response(message, status_code=status, media_type="text/plain")

@@ -32,6 +32,11 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
     if (xhr.status < 400) return;
+    if (xhr.status === 422 && event.detail.target.matches("form[data-inline-errors]")) {
+      event.detail.shouldSwap = true;  // the form comes back with each error at its field
+      event.detail.isError = false;
+      return;
+    }
     event.detail.shouldSwap = false;
     event.detail.isError = false;
     var type = xhr.getResponseHeader("Content-Type") || "";
@@ -39,6 +44,31 @@
     var target = event.detail.target;
     var undo = target && pending.get(target);
     if (undo) { pending.delete(target); undo(); }
+  });
+
+  // Dialogs: a button names the dialog it opens; "Cancel" closes the one it is in.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog) dialog.showModal();
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
+  });
+
+  // A form back with errors: focus the first field in error (it names its problem).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var form = event.detail.elt;
+    if (!form || !form.matches || !form.matches("form[data-inline-errors]")) return;
+    var invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+  });
+
+  document.body.addEventListener("recordCreated", function () {
+    var dialog = document.getElementById("new-record-dialog");
+    if (dialog && dialog.open) dialog.close();
   });
 
   // Boards ---------------------------------------------------------------------------------
