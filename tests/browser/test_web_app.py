@@ -117,6 +117,15 @@ def test_drag_a_deal_to_proposal_records_the_stage_change_by_that_user(
     assert changed[0]["actor"]["kind"] == "user"
     assert changed[0]["actor"]["user_id"] == owner_id
     assert changed[0]["source"] == "ui"
+
+    page.locator(f"#card-{deal['id']}").get_by_role("link", name=name).click()
+    expect(page).to_have_url(re.compile(rf"/deals/{deal['id']}$"))
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    newest = page.locator(".timeline li").first
+    expect(newest).to_contain_text("Moved from New to Proposal")
+    expect(newest).to_contain_text("by Demo Owner in the app")
+    check_accessibility(page)
+    screenshot(page, "deal-record")
     assert changed[0]["after"]["stage_id"] == stages["Proposal"]
 
 
@@ -188,7 +197,10 @@ def test_move_to_menu_works_with_the_keyboard(owner_page: Page, server: Server) 
     expect(moved).to_be_focused()
 
 
-def test_an_agent_does_not_see_another_users_deal(page: Page, server: Server) -> None:
+def test_an_agent_does_not_see_another_users_deal(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 404")  # the agent opening the owner's deal by its address
     theirs = _create(server, "deals", name="Esposito wind turbine")
     sign_in(page, AGENT_EMAIL, AGENT_PASSWORD)
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Sam Seller")
@@ -198,6 +210,9 @@ def test_an_agent_does_not_see_another_users_deal(page: Page, server: Server) ->
     expect(page.get_by_text(str(theirs["name"]))).to_have_count(0)
     page.goto("/boards/deal?view=list")
     expect(page.get_by_text(str(theirs["name"]))).to_have_count(0)
+    response = page.goto(f"/deals/{theirs['id']}")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
 
 def test_filters_list_view_and_placeholders(owner_page: Page, server: Server) -> None:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from stageflow.domain.records import ObjectType
 from stageflow.entrypoints.web.auth import WebUser
 
 HERE = Path(__file__).parent
@@ -71,6 +72,7 @@ def due_text(due: datetime | None, now: datetime) -> tuple[str, bool]:
 
 
 templates.env.filters["money"] = money
+templates.env.filters["plural"] = lambda slug: ObjectType(slug).plural
 
 
 def page(
