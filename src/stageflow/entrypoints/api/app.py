@@ -11,13 +11,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from stageflow import __version__
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
+from stageflow.entrypoints import web
 from stageflow.entrypoints.api.routes import (
     activities,
     automations,
@@ -102,13 +103,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @api.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def index() -> str:
-        return (
-            "<!doctype html><title>stageflow</title><h1>stageflow</h1>"
-            "<p>The API is running. Read its documentation at <a href='/docs'>/docs</a>.</p>"
-        )
-
+    web.mount(api, app)
     return api
 
 

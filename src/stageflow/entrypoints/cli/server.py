@@ -60,7 +60,10 @@ def serve(
     if first_start and demo:
         _print_credentials(settings, new.workspace.slug, password, new.token)
     url = f"http://{host or settings.host}:{port or settings.port}"
-    console.print(f"stageflow {__version__} on [bold]{url}[/bold] — API docs at {url}/docs")
+    console.print(
+        f"stageflow {__version__}: web app at [bold]{url}/[/bold] (sign in with a user's "
+        f"email and password), API docs at {url}/docs"
+    )
     if settings.virtual_clock:
         console.print(
             f"[yellow]virtual clock[/yellow]: time stands at {app.clock.now()} until "

@@ -1,0 +1,215 @@
+"""Boards of leads, deals and opportunities: columns per stage, drag or "Move to…" to move a
+card through the same ``move_record`` command the API uses, and a paged list view."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from stageflow.domain.errors import StageflowError, StaleVersion
+from stageflow.domain.pipelines import StageKind
+from stageflow.domain.records import ObjectType
+from stageflow.entrypoints.web import board as boards
+from stageflow.entrypoints.web.auth import WebUser, require_csrf, signed_in_user
+from stageflow.entrypoints.web.render import page
+from stageflow.services.commands import MoveRecord
+from stageflow.services.crm.records import get_visible, move_record
+
+router = APIRouter()
+OptionalId = Annotated[str | None, Query()]
+
+
+def filters_of(pipeline: str | None, owner: str | None, q: str | None) -> boards.BoardFilters:
+    return boards.BoardFilters(
+        pipeline_id=boards.parse_id(pipeline), owner_id=boards.parse_id(owner), q=(q or "")[:200]
+    )
+
+
+def is_htmx(request: Request) -> bool:
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def _not_found(request: Request, user: WebUser, exc: StageflowError) -> HTMLResponse:
+    return page(
+        request, "error.html", {"title": "Not found", "message": exc.message}, user=user, status=404
+    )
+
+
+@router.get("/boards/{slug}", response_class=HTMLResponse)
+def board_page(
+    request: Request,
+    slug: str,
+    pipeline: OptionalId = None,
+    owner: OptionalId = None,
+    q: str | None = None,
+    view: str = "board",
+    cursor: str | None = None,
+    user: WebUser = Depends(signed_in_user),
+) -> Response:
+    filters = filters_of(pipeline, owner, q)
+    try:
+        object_type = boards.board_type(slug)
+        with user.uow(read_only=True) as uow:
+            board = boards.load_board(uow, user, object_type, filters) if view != "list" else None
+            rows: list[boards.Card] = []
+            next_cursor: str | None = None
+            if board is None:
+                pipelines, chosen = boards.pipeline_of(uow, user, object_type, filters.pipeline_id)
+                rows, next_cursor = boards.list_page(
+                    uow, user, object_type, chosen, filters, cursor
+                )
+                names = boards.users_by_id(uow, user.principal.workspace_id)
+    except StageflowError as exc:
+        return _not_found(request, user, exc)
+    if board is not None:
+        context = {"board": board, "view": "board"}
+        partial = "partials/board_body.html"
+    else:
+        context = {
+            "board": boards.Board(
+                object_type=object_type,
+                slug=slug,
+                title=boards.TITLES[object_type],
+                pipelines=pipelines,
+                pipeline=chosen,
+                filters=filters,
+                owners=sorted(names.items(), key=lambda item: item[1].lower()),
+                columns=[],
+                lost_reasons=[],
+            ),
+            "view": "list",
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "first_page": cursor is None,
+        }
+        partial = "partials/list_body.html"
+    name = partial if is_htmx(request) else "board.html"
+    return page(request, name, context, user=user, active=f"/boards/{slug}")
+
+
+@router.get("/boards/{slug}/stages/{stage_id}/cards", response_class=HTMLResponse)
+def more_cards(
+    request: Request,
+    slug: str,
+    stage_id: int,
+    cursor: str,
+    pipeline: OptionalId = None,
+    owner: OptionalId = None,
+    q: str | None = None,
+    user: WebUser = Depends(signed_in_user),
+) -> Response:
+    """The next cards of a column (asked for when its end scrolls into view)."""
+    filters = filters_of(pipeline, owner, q)
+    try:
+        object_type = boards.board_type(slug)
+        with user.uow(read_only=True) as uow:
+            _, chosen = boards.pipeline_of(uow, user, object_type, filters.pipeline_id)
+            cards, next_cursor = boards.column_cards(
+                uow, user, object_type, chosen, stage_id, filters, cursor
+            )
+    except StageflowError as exc:
+        return Response(exc.message, status_code=exc.status)
+    return page(
+        request,
+        "partials/more_cards.html",
+        {
+            "cards": cards,
+            "next_cursor": next_cursor,
+            "stage_id": stage_id,
+            "board": {"slug": slug, "filters": filters, "pipeline": chosen},
+        },
+        user=user,
+    )
+
+
+@router.post(
+    "/boards/{slug}/move", dependencies=[Depends(require_csrf)], response_class=HTMLResponse
+)
+def move(
+    request: Request,
+    slug: str,
+    record_id: Annotated[int, Form(ge=1, lt=2**63)],
+    stage_id: Annotated[int, Form(ge=1, lt=2**63)],
+    version: Annotated[int | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+    pipeline: Annotated[str | None, Form()] = None,
+    owner: Annotated[str | None, Form()] = None,
+    q: Annotated[str | None, Form()] = None,
+    user: WebUser = Depends(signed_in_user),
+) -> Response:
+    """Move a card: the answer is the card in its new column and both columns' new totals,
+    or (stale version, no permission, ...) the reason it did not move."""
+    filters = filters_of(pipeline, owner, q)
+    try:
+        object_type = boards.board_type(slug)
+        with user.uow() as uow:
+            before = get_visible(uow, user.principal, object_type, record_id)
+            fields = (
+                {"disqualification_reason": reason}
+                if reason and object_type is ObjectType.LEAD
+                else None
+            )
+            record = move_record(
+                uow,
+                user.principal,
+                object_type,
+                record_id,
+                MoveRecord(stage_id=stage_id, version=version, fields=fields),
+                user.actor,
+            )
+            uow.commit()
+        with user.uow(read_only=True) as uow:
+            _, chosen = boards.pipeline_of(uow, user, object_type, record.pipeline_id)
+            names = boards.users_by_id(uow, user.principal.workspace_id)
+            card = boards.cards_of(uow, [record], chosen, names)[0]
+            heads = boards.column_head(
+                uow,
+                user,
+                object_type,
+                chosen,
+                filters,
+                {s for s in (before.stage_id, record.stage_id) if s},
+            )
+    except StaleVersion as exc:
+        message = (
+            "Someone else changed this card since the board was loaded, so it was not moved. "
+            "Reload the board to see the latest."
+        )
+        return _refused(request, slug, message, exc.status)
+    except StageflowError as exc:
+        return _refused(request, slug, exc.message, exc.status)
+    stage = next(s for s in chosen.stages if s.id == record.stage_id)
+    if not is_htmx(request):
+        return RedirectResponse(f"/boards/{slug}", status_code=303)
+    response = page(
+        request,
+        "partials/moved.html",
+        {
+            "card": card,
+            "heads": heads,
+            "board": {
+                "slug": slug,
+                "pipeline": chosen,
+                "filters": filters,
+                "has_amounts": object_type is not ObjectType.LEAD,
+            },
+        },
+        user=user,
+    )
+    verb = "Marked lost" if stage.kind is StageKind.LOST else "Moved"
+    response.headers["HX-Trigger"] = json.dumps(
+        {"toast": f"{verb}: '{record.name}' is now in {stage.name}"}
+    )
+    return response
+
+
+def _refused(request: Request, slug: str, message: str, status: int) -> Response:
+    if not is_htmx(request):
+        return RedirectResponse(f"/boards/{slug}", status_code=303)
+    return Response(message, status_code=status, media_type="text/plain")
