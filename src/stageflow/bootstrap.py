@@ -26,6 +26,9 @@ class App:
     settings: Settings
     engine: Engine
     clock: Clock
+    # What outbox leases are measured on: always real time, whatever ``clock`` is (tests
+    # replace it to let a lease run out without waiting).
+    lease_clock: Clock = field(default_factory=SystemClock)
     enroller: Enroller = field(default_factory=lambda: Enroller(VersionCache()))
     _box: SecretBox | None = field(default=None, repr=False)
     _box_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -58,6 +61,7 @@ class App:
             self.clock,
             self.secret_box,
             public_url=self.settings.resolved_public_url(),
+            lease_clock=self.lease_clock,
         )
 
     def worker(self, *, batch_size: int | None = None, name: str = "worker") -> Worker:

@@ -143,7 +143,15 @@ outbox = Table(
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
+    # When the delivery is due, on the application's clock (virtual in a rehearsal): first
+    # at once, then after each retryable failure's backoff.
     Column("next_attempt_at", UTCDateTime(), nullable=False),
+    # A courier's claim, on the real (system) clock, never the virtual one: advancing virtual
+    # time must not take a send in flight away from the courier doing it.
+    Column("leased_until", UTCDateTime()),
+    # Set just before the message is handed to a receiver that cannot recognise a repeat
+    # (an SMTP server); a delivery found handed over with no outcome is never sent again.
+    Column("handed_over_at", UTCDateTime()),
     Column("run_id", ID),
     Column("step_id", String(100)),
     Column("record_id", ID),
