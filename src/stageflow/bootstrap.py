@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from stageflow.adapters.crypto import SecretBox
+from stageflow.adapters.db.clock import start_virtual_time, stored_clock
 from stageflow.adapters.db.engine import make_engine
 from stageflow.config import Settings
-from stageflow.domain.clock import Clock, SystemClock, VirtualClock
+from stageflow.domain.clock import Clock, SystemClock
 from stageflow.services.authoring import wiring
 from stageflow.services.engine.enrollment import Enroller, VersionCache
 from stageflow.services.engine.outbox import Courier
@@ -103,6 +104,16 @@ def bootstrap(
         from stageflow.adapters.db.migrate import upgrade
 
         upgrade(url)
+    engine = make_engine(url)
     if clock is None:
-        clock = VirtualClock() if settings.virtual_clock else SystemClock()
-    return App(settings=settings, engine=make_engine(url), clock=clock)
+        clock = database_clock(engine, virtual=settings.virtual_clock)
+    return App(settings=settings, engine=engine, clock=clock)
+
+
+def database_clock(engine: Engine, *, virtual: bool) -> Clock:
+    """The clock every process on this database shares. ``virtual`` puts the database in
+    virtual time (resuming where it stood); a database already in virtual time keeps it for
+    every process on it, with or without the option (DESIGN "Time")."""
+    if virtual:
+        return start_virtual_time(engine)
+    return stored_clock(engine) or SystemClock()

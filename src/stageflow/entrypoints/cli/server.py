@@ -11,6 +11,7 @@ import typer
 from stageflow import __version__
 from stageflow.bootstrap import App, bootstrap, tune_collector
 from stageflow.config import Settings
+from stageflow.domain.clock import VirtualClock
 from stageflow.entrypoints.cli.common import (
     cli,
     console,
@@ -28,8 +29,9 @@ def serve(
         bool,
         typer.Option(
             "--virtual-clock",
-            help="Rehearse in virtual time: the owner moves the clock with "
-            "POST /api/v1/admin/clock/advance. Never for production.",
+            help="Rehearse in virtual time, kept in the database for every process on "
+            "it: the owner moves the clock with POST /api/v1/admin/clock/advance. "
+            "Never for production.",
         ),
     ] = False,
     worker: Annotated[
@@ -61,11 +63,7 @@ def serve(
         _print_credentials(settings, new.workspace.slug, password, new.token)
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"stageflow {__version__} on [bold]{url}[/bold] — API docs at {url}/docs")
-    if settings.virtual_clock:
-        console.print(
-            f"[yellow]virtual clock[/yellow]: time stands at {app.clock.now()} until "
-            "the owner advances it"
-        )
+    _say_if_virtual(app)
     run_worker = settings.embedded if worker is None else worker
     tune_collector()
     uvicorn.run(
@@ -93,10 +91,19 @@ def worker_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     name = f"worker-{os.getpid()}"
+    _say_if_virtual(app)
     tune_collector()
     console.print(f"{name}: claiming due runs in batches of {batch_size}")
     app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
     console.print(f"{name}: stopped")
+
+
+def _say_if_virtual(app: App) -> None:
+    if isinstance(app.clock, VirtualClock):
+        console.print(
+            f"[yellow]virtual clock[/yellow] (kept in the database, shared by every process "
+            f"on it): time stands at {app.clock.now()} until the owner advances it"
+        )
 
 
 def _install_built_ins(app: App) -> None:

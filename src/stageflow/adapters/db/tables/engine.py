@@ -1,4 +1,5 @@
-"""Automations, their versions, runs, steps and skips; the outbox; rotations; stage rules."""
+"""Automations, their versions, runs, steps and skips; the outbox; rotations; stage rules; the
+stored virtual clock."""
 
 from __future__ import annotations
 
@@ -202,4 +203,14 @@ rules = Table(
     Index("ix_rules_stage", "workspace_id", "stage_id", "position"),
     Index("ix_rules_substate", "workspace_id", "opportunity_type", "substate", "position"),
     sqlite_autoincrement=True,
+)
+
+# A database rehearsed in virtual time keeps its "now" here, one row, so every process on it
+# (server, workers, command line) sees the same time, and a restart resumes where it stood.
+virtual_clock = Table(
+    "virtual_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("now", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
