@@ -40,6 +40,7 @@ from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.channels import email, esign, sms
+from stageflow.services.engine import runs
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -344,6 +345,8 @@ class Courier:
                 uow.emit([_final_event(row, outcome, values, now)])
                 if row.kind in self.outcomes:
                     self.outcomes[row.kind](uow, row, outcome, delivery)
+                if outcome == "failed" and row.run_id is not None:
+                    runs.delivery_failed(uow, row, values["last_error"])
             uow.commit()
         return outcome
 
