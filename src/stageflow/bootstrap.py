@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -77,6 +78,23 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """What the `stageflow` command's processes (server, workers, the rest of the command
+    line) log: the ``stageflow.*`` loggers at INFO and above, to stderr. Kept plain on
+    purpose; called once per process (a second call changes nothing)."""
+    logger = logging.getLogger("stageflow")
+    if any(getattr(h, "_stageflow", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler._stageflow = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 YOUNG_OBJECTS = 20_000  # allocations between collections of the youngest generation (default 700)

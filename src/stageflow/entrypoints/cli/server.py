@@ -138,11 +138,16 @@ def _print_credentials(settings: Settings, slug: str, password: str, token: str)
     )
     console.rule("[bold green]demo workspace created")
     console.print(text, highlight=False)
-    if settings.embedded:
-        path = Path(settings.data_dir) / "demo-credentials.txt"
-        path.write_text(text)
-        os.chmod(path, 0o600)
-        console.print(f"(also saved to {path})")
+    # Whatever the database, the data directory keeps them (it may not exist yet when the
+    # database lives elsewhere); readable only by the owner from the first byte.
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo-credentials.txt"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.chmod(path, 0o600)
+    console.print(f"(also saved to {path})")
     console.rule()
 
 
