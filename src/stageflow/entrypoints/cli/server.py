@@ -102,7 +102,8 @@ def _say_if_virtual(app: App) -> None:
     if isinstance(app.clock, VirtualClock):
         console.print(
             f"[yellow]virtual clock[/yellow] (kept in the database, shared by every process "
-            f"on it): time stands at {app.clock.now()} until the owner advances it"
+            f"on it): time stands at {app.clock.now()} until the owner advances it; "
+            "processes pick their clock when they start, so start workers after the server"
         )
 
 

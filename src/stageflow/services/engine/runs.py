@@ -194,8 +194,7 @@ def _retry_deliveries(uow: UnitOfWork, row: Any, now: Any) -> bool:
             }
         ]
     )
-    if going_on:
-        uow.runs_created += 1
+    uow.runs_created += 1  # wakes this process's worker: the delivery is due now
     return True
 
 
