@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from stageflow.adapters.crypto import SecretBox
+from stageflow.adapters.db.clock import start_virtual_time, stored_clock
 from stageflow.adapters.db.engine import make_engine
 from stageflow.config import Settings
-from stageflow.domain.clock import Clock, SystemClock, VirtualClock
+from stageflow.domain.clock import Clock, SystemClock
 from stageflow.services.authoring import wiring
 from stageflow.services.engine.enrollment import Enroller, VersionCache
 from stageflow.services.engine.outbox import Courier
@@ -26,6 +28,9 @@ class App:
     settings: Settings
     engine: Engine
     clock: Clock
+    # What outbox leases are measured on: always real time, whatever ``clock`` is (tests
+    # replace it to let a lease run out without waiting).
+    lease_clock: Clock = field(default_factory=SystemClock)
     enroller: Enroller = field(default_factory=lambda: Enroller(VersionCache()))
     _box: SecretBox | None = field(default=None, repr=False)
     _box_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -58,6 +63,7 @@ class App:
             self.clock,
             self.secret_box,
             public_url=self.settings.resolved_public_url(),
+            lease_clock=self.lease_clock,
         )
 
     def worker(self, *, batch_size: int | None = None, name: str = "worker") -> Worker:
@@ -72,6 +78,23 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """What the `stageflow` command's processes (server, workers, the rest of the command
+    line) log: the ``stageflow.*`` loggers at INFO and above, to stderr. Kept plain on
+    purpose; called once per process (a second call changes nothing)."""
+    logger = logging.getLogger("stageflow")
+    if any(getattr(h, "_stageflow", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler._stageflow = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 YOUNG_OBJECTS = 20_000  # allocations between collections of the youngest generation (default 700)
@@ -99,6 +122,16 @@ def bootstrap(
         from stageflow.adapters.db.migrate import upgrade
 
         upgrade(url)
+    engine = make_engine(url)
     if clock is None:
-        clock = VirtualClock() if settings.virtual_clock else SystemClock()
-    return App(settings=settings, engine=make_engine(url), clock=clock)
+        clock = database_clock(engine, virtual=settings.virtual_clock)
+    return App(settings=settings, engine=engine, clock=clock)
+
+
+def database_clock(engine: Engine, *, virtual: bool) -> Clock:
+    """The clock every process on this database shares. ``virtual`` puts the database in
+    virtual time (resuming where it stood); a database already in virtual time keeps it for
+    every process on it, with or without the option (DESIGN "Time")."""
+    if virtual:
+        return start_virtual_time(engine)
+    return stored_clock(engine) or SystemClock()

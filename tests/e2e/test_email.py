@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from stageflow.bootstrap import App
-from stageflow.domain.clock import VirtualClock
+from stageflow.domain.clock import SystemClock, VirtualClock
+from stageflow.services.engine import outbox
 from tests.conftest import Api
 from tests.e2e.conftest import Mailbox
 
@@ -133,21 +134,84 @@ def test_exactly_one_message_when_the_courier_dies_between_render_and_send(
 ) -> None:
     _setup(api, mailbox)
     deal = _deal(api)
+    lease = app.lease_clock = VirtualClock(SystemClock().now())
     worker = app.worker()
     worker.tick()  # the run renders the message and queues it, in its transaction
     with app.uow() as uow:  # a courier claims it and dies before sending
-        now = clock.now()
-        claimed = uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+        now = lease.now()
+        claimed = uow.outbox.claim_due(clock.now(), now, now + timedelta(seconds=90), 100)
         uow.commit()
     assert [r.record_id for r in claimed] == [deal["id"]]
 
     worker.run_until_idle()
     assert mailbox.accepted == []  # still leased to the dead courier
-    clock.advance(timedelta(seconds=91))
+    lease.advance(timedelta(seconds=91))
     worker.run_until_idle()
     worker.run_until_idle()
     assert len(mailbox.accepted) == 1
     assert _delivery(api, deal)["attempts"] == 2
+
+
+def test_moving_the_virtual_clock_during_a_send_does_not_send_it_again(
+    api: Api, app: App, mailbox: Mailbox
+) -> None:
+    """X2: the lease of a send in flight is real time; advancing the clock by a day while a
+    courier is handing the message over must not let another courier send it too."""
+    _setup(api, mailbox)
+    deal = _deal(api)
+    worker = app.worker()
+    assert worker.courier is not None
+    send = worker.courier.senders[outbox.EMAIL]
+
+    def slow_send(row: Any, courier: outbox.Courier, workspace: dict[str, Any]) -> Any:
+        _tick(api, "P1D")  # meanwhile someone rehearses: the clock jumps a day, twice
+        _tick(api, "P1D")
+        return send(row, courier, workspace)
+
+    worker.courier.senders[outbox.EMAIL] = slow_send
+    worker.run_until_idle()
+    _tick(api, "P1D")
+
+    assert len(mailbox.accepted) == 1 and mailbox.attempts == 1
+    delivery = _delivery(api, deal)
+    assert delivery["status"] == "delivered" and delivery["attempts"] == 1
+
+
+def test_a_message_handed_over_before_a_crash_is_not_sent_again(
+    api: Api, app: App, mailbox: Mailbox
+) -> None:
+    """Once the courier has committed that it is handing the message to the SMTP server, a
+    crash leaves its outcome unknown: it is reported, never sent a second time."""
+    _setup(api, mailbox)
+    lease = app.lease_clock = VirtualClock(SystemClock().now())
+    deal = _deal(api)
+    worker = app.worker()
+    assert worker.courier is not None
+    courier = worker.courier
+    mark = courier.hand_over
+
+    def crash_after_marking(row: Any) -> None:
+        mark(row)
+        raise SystemExit("killed between the hand-over mark and the message")
+
+    courier.hand_over = crash_after_marking  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        worker.run_until_idle()
+    courier.hand_over = mark  # type: ignore[method-assign]
+
+    lease.advance(outbox.LEASE + timedelta(seconds=1))  # the dead courier's lease runs out
+    worker.run_until_idle()
+    _tick(api, "P1D")
+    assert mailbox.accepted == []
+    unknown = _delivery(api, deal)
+    assert unknown["status"] == "failed" and unknown["attempts"] == 2
+    assert "outcome is unknown" in unknown["last_error"]
+
+    # A person who checked that it did not arrive sends it again, once.
+    api.post(f"/deliveries/{unknown['id']}/retry", {}, expect=200)
+    worker.run_until_idle()
+    assert len(mailbox.accepted) == 1
+    assert _delivery(api, deal)["status"] == "delivered"
 
 
 def test_a_refused_recipient_fails_at_once(api: Api, mailbox: Mailbox) -> None:

@@ -110,6 +110,71 @@ def test_5xx_and_429_are_retried_with_backoff_then_delivered(api: Api, receiver:
     assert keys == {done["idempotency_key"]}
 
 
+def test_a_delivery_that_fails_for_good_fails_its_run_tells_the_owner_and_can_be_retried(
+    api: Api, receiver: Receiver
+) -> None:
+    _allow_loopback(api)
+    receiver.answer(503)
+    receiver.answer(503)
+    deal = _deal_with_hook(api, receiver.url, max_attempts=2)
+    _tick(api)
+    _tick(api, "PT30S")  # the second and last attempt
+    assert len(receiver.received) == 2
+    assert _delivery(api, deal)["status"] == "failed"
+
+    (run,) = api.get(f"/runs?record={deal['id']}")["items"]
+    detail = api.get(f"/runs/{run['id']}")
+    assert detail["status"] == "failed"
+    assert "notify" in detail["error"] and "503" in detail["error"]
+    (step,) = [s for s in detail["steps"] if s["step_id"] == "notify"]
+    assert step["status"] == "failed" and "503" in step["error"]
+    (note,) = api.get("/notifications")["items"]
+    assert note["run_id"] == run["id"] and "Tell billing" in note["title"]
+    assert f"/runs/{run['id']}/retry" in note["body"]
+
+    # The receiver is mended; the run is retried from that step: the request goes again.
+    again = api.post(f"/runs/{run['id']}/retry", {}, expect=200)
+    assert again["status"] == "completed" and again["error"] is None
+    _tick(api)
+    assert len(receiver.received) == 3
+    assert _delivery(api, deal)["status"] == "delivered"
+    detail = api.get(f"/runs/{run['id']}")
+    assert detail["status"] == "completed"
+    assert [s["status"] for s in detail["steps"] if s["step_id"] == "notify"] == ["completed"]
+
+
+def test_a_run_failed_by_its_delivery_while_waiting_goes_on_where_it_stood_when_retried(
+    api: Api, receiver: Receiver
+) -> None:
+    _allow_loopback(api)
+    receiver.answer(404)
+    definition = _webhook_rule(receiver.url)
+    definition["steps"] += [
+        {"id": "week", "type": "delay", "duration": "P7D"},
+        {
+            "id": "mark",
+            "type": "action",
+            "action": "set_field",
+            "settings": {"fields": {"amount": 7}},
+        },
+    ]
+    api.post("/automations", {"name": "Hook, then wait", "definition": definition, "publish": True})
+    deal = api.post("/deals", {"name": "Roof"})
+    _tick(api)
+    (run,) = api.get(f"/runs?record={deal['id']}")["items"]
+    failed = api.get(f"/runs/{run['id']}")
+    assert failed["status"] == "failed" and "404" in failed["error"]
+    _tick(api, "P8D")  # a failed run does not go on by itself
+    assert api.get(f"/deals/{deal['id']}")["fields"].get("amount") is None
+
+    assert api.post(f"/runs/{run['id']}/retry", {}, expect=200)["status"] == "waiting"
+    _tick(api)
+    assert len(receiver.received) == 2 and _delivery(api, deal)["status"] == "delivered"
+    _tick(api, "P1D")
+    assert api.get(f"/deals/{deal['id']}")["fields"]["amount"] == 7
+    assert api.get(f"/runs/{run['id']}")["status"] == "completed"
+
+
 def test_other_4xx_fails_at_once_and_can_be_retried_by_hand(api: Api, receiver: Receiver) -> None:
     _allow_loopback(api)
     receiver.answer(404)

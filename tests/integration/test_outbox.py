@@ -1,5 +1,6 @@
-"""The outbox and its courier: one row per idempotency key, leases that let a dead courier's
-deliveries be picked up again, and late outcomes that cannot overwrite newer ones."""
+"""The outbox and its courier: one row per idempotency key, leases (on real time, never the
+virtual clock) that let a dead courier's deliveries be picked up again, late outcomes that
+cannot overwrite newer ones, and emails handed over at most once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from stageflow.adapters.http import Delivery
 from stageflow.bootstrap import App
-from stageflow.domain.clock import VirtualClock
+from stageflow.domain.clock import SystemClock, VirtualClock
 from stageflow.services.engine import outbox
 from tests.conftest import Tenant
 
@@ -36,6 +37,13 @@ def _queue(app: App, tenant: Tenant, key: str = "run-1/notify/") -> int:
     return first
 
 
+def _lease_clock(app: App) -> VirtualClock:
+    """Real time that the test moves: lets a lease run out without waiting for it."""
+    lease = VirtualClock(SystemClock().now())
+    app.lease_clock = lease
+    return lease
+
+
 def _courier(app: App, sent: list[int], answer: Delivery | None = None) -> outbox.Courier:
     courier = app.courier()
 
@@ -57,12 +65,14 @@ def test_one_row_per_idempotency_key(app: App, tenant: Tenant) -> None:
 def test_a_dead_couriers_delivery_is_sent_again_after_its_lease(
     app: App, tenant: Tenant, clock: VirtualClock
 ) -> None:
+    lease = _lease_clock(app)
     delivery_id = _queue(app, tenant)
     with app.uow() as uow:  # a courier claims it, then dies before sending or recording
-        now = clock.now()
         (claimed,) = [
             r
-            for r in uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+            for r in uow.outbox.claim_due(
+                clock.now(), lease.now(), lease.now() + timedelta(seconds=90), 100
+            )
             if r.id == delivery_id
         ]
         uow.commit()
@@ -72,7 +82,10 @@ def test_a_dead_couriers_delivery_is_sent_again_after_its_lease(
     courier = _courier(app, sent)
     courier.tick()
     assert delivery_id not in sent  # still leased
-    clock.advance(timedelta(seconds=91))
+    clock.advance(timedelta(days=1))
+    courier.tick()
+    assert delivery_id not in sent  # virtual time does not end a lease
+    lease.advance(timedelta(seconds=91))
     courier.tick()
     assert sent.count(delivery_id) == 1
     with app.uow(read_only=True) as uow:
@@ -131,21 +144,24 @@ def test_an_unknown_kind_fails_clearly(app: App, tenant: Tenant) -> None:
 def test_a_late_courier_cannot_renew_a_lease_another_took_over(
     app: App, tenant: Tenant, clock: VirtualClock
 ) -> None:
+    lease = _lease_clock(app)
     delivery_id = _queue(app, tenant, "run-3/notify/")
     with app.uow() as uow:
         now = clock.now()
         (first,) = [
             r
-            for r in uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+            for r in uow.outbox.claim_due(
+                now, lease.now(), lease.now() + timedelta(seconds=90), 100
+            )
             if r.id == delivery_id
         ]
         uow.commit()
-    clock.advance(timedelta(seconds=91))
+    lease.advance(timedelta(seconds=91))
     with app.uow() as uow:
-        now = clock.now()
+        now = lease.now()
         (second,) = [
             r
-            for r in uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)
+            for r in uow.outbox.claim_due(clock.now(), now, now + timedelta(seconds=90), 100)
             if r.id == delivery_id
         ]
         assert not uow.outbox.renew(delivery_id, first.attempts, now + timedelta(minutes=10))
@@ -156,15 +172,17 @@ def test_a_late_courier_cannot_renew_a_lease_another_took_over(
 def test_a_last_attempt_with_no_outcome_is_not_sent_again(
     app: App, tenant: Tenant, clock: VirtualClock
 ) -> None:
+    lease = _lease_clock(app)
     with app.uow() as uow:
         delivery_id = outbox.queue(
             uow, tenant.id, kind="test", idempotency_key="once", payload={}, max_attempts=1
         )
-        now = clock.now()
-        uow.outbox.claim_due(now, now + timedelta(seconds=90), 100)  # then the courier dies
+        now = lease.now()
+        # then the courier dies
+        uow.outbox.claim_due(clock.now(), now, now + timedelta(seconds=90), 100)
         uow.commit()
     sent: list[int] = []
-    clock.advance(timedelta(minutes=2))
+    lease.advance(timedelta(minutes=2))
     _courier(app, sent).tick()
     with app.uow(read_only=True) as uow:
         row = uow.outbox.get(tenant.id, delivery_id)

@@ -1,7 +1,12 @@
 """Email over real SMTP (smtplib): building the message and classifying what the server says.
 
 A message's Message-ID is derived from its delivery's idempotency key, so a message sent
-again after a crash is recognisably the same message.
+again is recognisably the same message. But an SMTP server does not recognise a repeat, so a
+message is handed over at most once: ``send`` calls ``before_data`` after the server accepted
+the sender and recipients and before the message itself goes out (the DATA command). From
+then on a broken connection or a missing answer is an unknown outcome (the message may have
+arrived), reported as such and never retried; only a clear refusal (4xx/5xx) means it did not
+arrive.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import base64
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -82,9 +88,44 @@ def _text_of(html: str) -> str:
     return "".join(parts).strip() or " "
 
 
-def send(server: SmtpServer, message: EmailMessage, recipients: list[str]) -> Delivery:
-    """Hand one message to the server. Connection trouble, timeouts and 4xx answers are worth
-    retrying; 5xx answers (a refused login, refused recipients) are not."""
+class HandOverRefused(Exception):
+    """``before_data`` says the message must not go out (e.g. the delivery is no longer ours)."""
+
+
+class _HandOver:
+    """Calls ``before_data`` once, just before the DATA command, and remembers that it did."""
+
+    def __init__(self, before_data: Callable[[], None] | None) -> None:
+        self.before_data = before_data
+        self.begun = False
+        self.accepted = False
+
+    def wrap(self, client: smtplib.SMTP) -> None:
+        plain_data = client.data
+
+        def data(msg: bytes | str) -> tuple[int, bytes]:
+            if self.before_data is not None:
+                self.before_data()
+            self.begun = True
+            answer = plain_data(msg)  # sendmail raises SMTPDataError unless it is 250
+            self.accepted = answer[0] == 250
+            return answer
+
+        client.data = data  # type: ignore[method-assign,assignment]
+
+
+def send(
+    server: SmtpServer,
+    message: EmailMessage,
+    recipients: list[str],
+    *,
+    before_data: Callable[[], None] | None = None,
+) -> Delivery:
+    """Hand one message to the server. Connection trouble, timeouts and 4xx answers before
+    the message went out are worth retrying; 5xx answers (a refused login, refused recipients)
+    are not; a connection lost after the message went out is an unknown outcome, not retried
+    (``info["outcome_unknown"]``)."""
+    hand_over = _HandOver(before_data)
     try:
         client: smtplib.SMTP
         if server.security == "ssl":
@@ -96,6 +137,7 @@ def send(server: SmtpServer, message: EmailMessage, recipients: list[str]) -> De
             )
         else:
             client = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+        hand_over.wrap(client)
         with client:
             if server.security == "starttls":
                 client.starttls(context=ssl.create_default_context())
@@ -123,7 +165,18 @@ def send(server: SmtpServer, message: EmailMessage, recipients: list[str]) -> De
         )
     except smtplib.SMTPNotSupportedError as exc:
         return Delivery(ok=False, error=f"the SMTP server cannot do this: {exc}")
+    except HandOverRefused as exc:
+        return Delivery(ok=False, retryable=True, error=f"not handed over: {exc}")
     except (smtplib.SMTPException, OSError) as exc:
+        if hand_over.accepted:  # only saying goodbye failed
+            return Delivery(ok=True, status_code=250, info={"message_id": message["Message-ID"]})
+        if hand_over.begun:
+            return Delivery(
+                ok=False,
+                error="the connection to the SMTP server broke after the message was handed "
+                f"over ({exc}); it may have arrived, so it is not sent again",
+                info={"outcome_unknown": True},
+            )
         return Delivery(ok=False, retryable=True, error=f"could not reach the SMTP server: {exc}")
     info: dict[str, Any] = {"message_id": message["Message-ID"]}
     if refused:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from stageflow.bootstrap import configure_logging
 from stageflow.entrypoints.cli import admin, automations, contacts, lifecycle, server
 from stageflow.entrypoints.cli.common import cli
 
@@ -10,4 +11,5 @@ __all__ = ["admin", "automations", "cli", "contacts", "lifecycle", "main", "serv
 
 
 def main() -> None:
+    configure_logging()
     cli()

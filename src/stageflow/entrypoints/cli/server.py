@@ -11,6 +11,7 @@ import typer
 from stageflow import __version__
 from stageflow.bootstrap import App, bootstrap, tune_collector
 from stageflow.config import Settings
+from stageflow.domain.clock import VirtualClock
 from stageflow.entrypoints.cli.common import (
     cli,
     console,
@@ -28,8 +29,9 @@ def serve(
         bool,
         typer.Option(
             "--virtual-clock",
-            help="Rehearse in virtual time: the owner moves the clock with "
-            "POST /api/v1/admin/clock/advance. Never for production.",
+            help="Rehearse in virtual time, kept in the database for every process on "
+            "it: the owner moves the clock with POST /api/v1/admin/clock/advance. "
+            "Never for production.",
         ),
     ] = False,
     worker: Annotated[
@@ -64,11 +66,7 @@ def serve(
         f"stageflow {__version__}: web app at [bold]{url}/[/bold] (sign in with a user's "
         f"email and password), API docs at {url}/docs"
     )
-    if settings.virtual_clock:
-        console.print(
-            f"[yellow]virtual clock[/yellow]: time stands at {app.clock.now()} until "
-            "the owner advances it"
-        )
+    _say_if_virtual(app)
     run_worker = settings.embedded if worker is None else worker
     tune_collector()
     uvicorn.run(
@@ -96,10 +94,20 @@ def worker_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     name = f"worker-{os.getpid()}"
+    _say_if_virtual(app)
     tune_collector()
     console.print(f"{name}: claiming due runs in batches of {batch_size}")
     app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
     console.print(f"{name}: stopped")
+
+
+def _say_if_virtual(app: App) -> None:
+    if isinstance(app.clock, VirtualClock):
+        console.print(
+            f"[yellow]virtual clock[/yellow] (kept in the database, shared by every process "
+            f"on it): time stands at {app.clock.now()} until the owner advances it; "
+            "processes pick their clock when they start, so start workers after the server"
+        )
 
 
 def _install_built_ins(app: App) -> None:
@@ -134,11 +142,16 @@ def _print_credentials(settings: Settings, slug: str, password: str, token: str)
     )
     console.rule("[bold green]demo workspace created")
     console.print(text, highlight=False)
-    if settings.embedded:
-        path = Path(settings.data_dir) / "demo-credentials.txt"
-        path.write_text(text)
-        os.chmod(path, 0o600)
-        console.print(f"(also saved to {path})")
+    # Whatever the database, the data directory keeps them (it may not exist yet when the
+    # database lives elsewhere); readable only by the owner from the first byte.
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo-credentials.txt"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.chmod(path, 0o600)
+    console.print(f"(also saved to {path})")
     console.rule()
 
 

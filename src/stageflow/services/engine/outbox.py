@@ -6,6 +6,19 @@ no transaction open (a slow server must not hold the database), and writes each 
 another: delivered; tried again later with backoff (timeouts, connection failures, 429 and
 5xx); or failed for good (other answers, refused targets, attempts used up). Final outcomes
 are events on the record's timeline, so "what did it send, and did it arrive?" has an answer.
+
+Two clocks (see adapters/db/repositories/outbox.py): when a delivery is due and how long to
+back off are measured on the application's clock, which a rehearsal moves; how long a courier
+holds a claimed delivery (its lease) on ``lease_clock``, the system clock, which nobody moves.
+Processes sharing a database compare their system clocks through the leases, so they must keep
+them roughly in step (NTP); a lease is ten minutes, so seconds of skew do not matter.
+
+Once at most, for receivers that cannot recognise a repeat: an email is marked handed over
+(committed) just before the SMTP server is given the message. A courier that dies after that
+leaves a delivery whose outcome is unknown; the next courier fails it, saying so, and does not
+send it again (a person may retry it after checking it did not arrive). Webhooks, SMS and
+e-signature requests carry an ``Idempotency-Key`` their receivers deduplicate on, so they are
+sent again after a crash rather than lost.
 """
 
 from __future__ import annotations
@@ -22,11 +35,12 @@ from typing import Any
 from stageflow.adapters import http, smtp
 from stageflow.adapters.crypto import SecretBox, SecretUnreadable
 from stageflow.adapters.db.repositories.outbox import DELIVERED, FAILED, PENDING
-from stageflow.domain.clock import Clock
+from stageflow.domain.clock import Clock, SystemClock
 from stageflow.domain.errors import NotFound, ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.channels import email, esign, sms
+from stageflow.services.engine import runs
 from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -184,9 +198,11 @@ class Courier:
         batch_size: int = DEFAULT_BATCH,
         resolver: http.Resolver = http.resolve,
         public_url: str = "http://127.0.0.1:8000",
+        lease_clock: Clock | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
+        self.lease_clock: Clock = lease_clock or SystemClock()
         self.box = box
         self.batch_size = batch_size
         self.resolver = resolver
@@ -206,11 +222,11 @@ class Courier:
         result = CourierResult()
         with self.uow_factory(read_only=True) as uow:
             # A look first: an idle courier must not take SQLite's write lock every poll.
-            if not uow.outbox.any_due(uow.clock.now()):
+            if not uow.outbox.any_due(uow.clock.now(), self.lease_clock.now()):
                 return result
         with self.uow_factory() as uow:
-            now = uow.clock.now()
-            rows = uow.outbox.claim_due(now, now + self._lease(), self.batch_size)
+            now, lease_now = uow.clock.now(), self.lease_clock.now()
+            rows = uow.outbox.claim_due(now, lease_now, lease_now + LEASE, self.batch_size)
             kinds: dict[int, set[str]] = {}
             for r in rows:
                 kinds.setdefault(r.workspace_id, set()).add(r.kind)
@@ -226,6 +242,14 @@ class Courier:
                     error=f"gave up: the outcome of attempt {row.max_attempts} is unknown "
                     "(the worker stopped while sending it)",
                 )
+            elif row.handed_over_at is not None:
+                delivery = http.Delivery(
+                    ok=False,
+                    error="the outcome is unknown: the worker stopped while handing it over "
+                    f"(attempt {row.attempts - 1}), so it may have arrived and is not sent "
+                    "again; retry it by hand if it did not arrive",
+                    info={"outcome_unknown": True},
+                )
             elif not self._renew(row):
                 continue  # our lease ran out while earlier rows were sent; someone took it
             else:
@@ -234,16 +258,21 @@ class Courier:
             setattr(result, outcome, getattr(result, outcome) + 1)
         return result
 
-    def _lease(self) -> timedelta:
-        return LEASE
-
     def _renew(self, row: Any) -> bool:
         """Lease the row afresh just before sending it (rows wait their turn in a batch)."""
         with self.uow_factory() as uow:
-            now = uow.clock.now()
-            kept = uow.outbox.renew(row.id, row.attempts, now + self._lease())
+            kept = uow.outbox.renew(row.id, row.attempts, self.lease_clock.now() + LEASE)
             uow.commit()
         return kept
+
+    def hand_over(self, row: Any) -> None:
+        """Commit that ``row`` is being handed to its receiver, just before it is; raises
+        ``smtp.HandOverRefused`` when the row is no longer this courier's to send."""
+        with self.uow_factory() as uow:
+            marked = uow.outbox.hand_over(row.id, row.attempts, uow.clock.now())
+            uow.commit()
+        if not marked:
+            raise smtp.HandOverRefused("another courier took this delivery over")
 
     def _workspace(self, uow: UnitOfWork, workspace_id: int, kinds: set[str]) -> dict[str, Any]:
         """What the senders need of a workspace: its settings and the secrets they use."""
@@ -300,7 +329,10 @@ class Courier:
             elif delivery.retryable and attempt < row.max_attempts:
                 outcome = "retrying"
                 wait = backoff(attempt, delivery.retry_after)
-                values.update(next_attempt_at=now + wait, last_error=delivery.error)
+                # A retryable failure is one where the receiver clearly did not take it.
+                values.update(
+                    next_attempt_at=now + wait, last_error=delivery.error, handed_over_at=None
+                )
             else:
                 outcome = "failed"
                 error = delivery.error or "failed"
@@ -313,6 +345,8 @@ class Courier:
                 uow.emit([_final_event(row, outcome, values, now)])
                 if row.kind in self.outcomes:
                     self.outcomes[row.kind](uow, row, outcome, delivery)
+                if outcome == "failed" and row.run_id is not None:
+                    runs.delivery_failed(uow, row, values["last_error"])
             uow.commit()
         return outcome
 
@@ -400,7 +434,7 @@ def _send_email(row: Any, courier: Courier, workspace: dict[str, Any]) -> http.D
     }
     message = smtp.build(payload, courier.clock.now())
     recipients = [*payload["to"], *payload.get("cc", []), *payload.get("bcc", [])]
-    delivery = smtp.send(server, message, recipients)
+    delivery = smtp.send(server, message, recipients, before_data=lambda: courier.hand_over(row))
     delivery.info.setdefault("message_id", payload["message_id"])
     delivery.info["to"] = recipients
     return delivery

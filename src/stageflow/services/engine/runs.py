@@ -7,12 +7,13 @@ import secrets
 from typing import Any
 
 from stageflow.adapters.db import tables as t
+from stageflow.adapters.db.repositories.outbox import FAILED
 from stageflow.automation.interpreter import RunState
 from stageflow.automation.triggers import trigger_object_type
 from stageflow.domain.errors import Conflict, NotFound, ValidationFailed
 from stageflow.domain.filters import Filter
 from stageflow.domain.records import ObjectType
-from stageflow.domain.users import Permission, Principal
+from stageflow.domain.users import Permission, Principal, Role
 from stageflow.services.crm.records import get_visible, pages_of_records
 from stageflow.services.engine.enrollment import VersionCache
 from stageflow.services.engine.run_rows import new_run
@@ -73,12 +74,16 @@ def skips(uow: UnitOfWork, principal: Principal, record_id: int, limit: int) -> 
 
 
 def retry(uow: UnitOfWork, principal: Principal, run_id: int) -> None:
-    """Retry a failed run from its failed step (the steps before it are not repeated)."""
+    """Retry a failed run from its failed step (the steps before it are not repeated). A run
+    failed by a delivery that failed for good sends that delivery again and goes on as it was
+    (see ``delivery_failed``)."""
     principal.require(Permission.AUTOMATIONS_EDIT)
     row = get_run(uow, principal, run_id)
     if row.status != "failed":
         raise Conflict(f"run {run_id} is {row.status}; only failed runs can be retried")
     now = uow.clock.now()
+    if _retry_deliveries(uow, row, now):
+        return
     uow.runs.save_many(
         [
             {
@@ -92,6 +97,105 @@ def retry(uow: UnitOfWork, principal: Principal, run_id: int) -> None:
         ]
     )
     uow.runs_created += 1
+
+
+def delivery_failed(uow: UnitOfWork, delivery: Any, error: str) -> None:
+    """A run's external delivery (webhook, email, SMS, e-signature) failed for good.
+
+    The step that queued it completed when it queued it, and the run may have finished since;
+    now the step and the run show the failure (the run keeps its cursor and, if it was
+    waiting, its wake-up time, so a retry can go on from where it stood), and the
+    automation's owner (who published the version the run is on; else the workspace's
+    owners) is told. Called by the courier in the transaction that records the outcome.
+    """
+    run = uow.runs.get(delivery.workspace_id, delivery.run_id)
+    if run is None or delivery.step_id is None:
+        return
+    iteration = _iteration(delivery.idempotency_key, run.id, delivery.step_id)
+    message = f"the {delivery.kind} delivery {delivery.id} failed: {error}"
+    uow.runs.set_step_status(run.id, delivery.step_id, iteration, "failed", message)
+    if run.status in ("failed", "cancelled"):
+        return
+    now = uow.clock.now()
+    uow.runs.save_many(
+        [
+            {
+                "_id": run.id,
+                "status": "failed",
+                "failed_step": delivery.step_id,
+                "error": f"step {delivery.step_id}: {message}",
+                "finished_at": now,
+                "updated_at": now,
+            }
+        ]
+    )
+    automation = uow.automations.get(run.workspace_id, run.automation_id)
+    name = automation.name if automation is not None else f"automation {run.automation_id}"
+    uow.notifications.add(
+        run.workspace_id,
+        _owners(uow, run),
+        title=f"{name}: a {delivery.kind} delivery failed"[:300],
+        body=f"Run {run.id} failed at step {delivery.step_id}: {message}. Fix the cause, then "
+        f"retry the run from that step (POST /api/v1/runs/{run.id}/retry).",
+        record_id=run.record_id,
+        run_id=run.id,
+        now=now,
+    )
+
+
+def _owners(uow: UnitOfWork, run: Any) -> list[int]:
+    version = uow.automations.version(run.version_id)
+    users = {u.id: u for u in uow.users.list(run.workspace_id) if u.active}
+    publisher = version.published_by if version is not None else None
+    if publisher is not None and publisher in users:
+        return [int(publisher)]
+    return [u.id for u in users.values() if u.role == Role.OWNER.value]
+
+
+def _iteration(key: str, run_id: int, step_id: str) -> str:
+    """A step's iteration, from the idempotency key its delivery was queued with
+    (``run-{run}/{step}/{iteration}``, with ``#part`` when a step queues several)."""
+    prefix = f"run-{run_id}/{step_id}/"
+    return key[len(prefix) :].split("#", 1)[0] if key.startswith(prefix) else ""
+
+
+def _retry_deliveries(uow: UnitOfWork, row: Any, now: Any) -> bool:
+    """Queue again the failed deliveries of a run's failed step; the run goes back to what it
+    was (completed, or waiting where it stood). False if the run did not fail on a delivery."""
+    failed = [
+        d
+        for d in uow.outbox.list(
+            row.workspace_id,
+            status=FAILED,
+            record_id=None,
+            run_id=row.id,
+            before_id=None,
+            limit=1000,
+        )
+        if d.step_id == row.failed_step
+    ]
+    if not failed:
+        return False
+    for delivery in failed:
+        uow.outbox.retry(row.workspace_id, delivery.id, now)
+        iteration = _iteration(delivery.idempotency_key, row.id, delivery.step_id)
+        uow.runs.set_step_status(row.id, delivery.step_id, iteration, "completed", None)
+    going_on = RunState.from_json(row.state).cursor is not None
+    uow.runs.save_many(
+        [
+            {
+                "_id": row.id,
+                "status": "waiting" if going_on else "completed",
+                "wake_at": (row.wake_at or now) if going_on else None,
+                "error": None,
+                "failed_step": None,
+                "finished_at": None if going_on else now,
+                "updated_at": now,
+            }
+        ]
+    )
+    uow.runs_created += 1  # wakes this process's worker: the delivery is due now
+    return True
 
 
 def cancel(uow: UnitOfWork, principal: Principal, run_id: int) -> None:

@@ -197,7 +197,7 @@ class Worker:
         with self.uow() as uow:
             moments = [uow.runs.next_wake_at()]
             if self.courier is not None:
-                moments.append(uow.outbox.next_attempt_at())
+                moments.append(uow.outbox.next_attempt_at(self.courier.lease_clock.now()))
         return min((m for m in moments if m is not None), default=None)
 
     def run_forever(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:

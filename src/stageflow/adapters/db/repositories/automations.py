@@ -335,6 +335,17 @@ class RunRepository:
             )
         )
 
+    def set_step_status(
+        self, run_id: int, step_id: str, iteration: str, status: str, error: str | None
+    ) -> None:
+        """Change what a recorded step came to (an external delivery's final outcome)."""
+        c = t.run_steps.c
+        self.conn.execute(
+            update(t.run_steps)
+            .where(c.run_id == run_id, c.step_id == step_id, c.iteration == iteration)
+            .values(status=status, error=error)
+        )
+
     def add_skips(self, rows: builtins.list[dict[str, Any]]) -> None:
         if rows:
             self.conn.execute(insert(t.enrollment_skips), rows)

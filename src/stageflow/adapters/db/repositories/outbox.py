@@ -1,10 +1,13 @@
 """The outbox: external effects (webhooks, email, SMS) written in the transaction that decided
 them and delivered afterwards, with retries (DESIGN "Workers and scale-out").
 
-A claimed delivery's ``next_attempt_at`` is pushed past the attempt's lease: a courier that
-dies mid-delivery leaves the row due again when the lease runs out, so nothing is lost. The
-attempt number is the fencing token: an outcome is written only if the row is still on the
-attempt that was claimed.
+Two clocks meet here. ``next_attempt_at`` is when a delivery is due, on the application's
+clock (virtual in a rehearsal, so retries show up as the rehearsal advances). ``leased_until``
+is how long a courier holds a claimed delivery, on the real clock: moving virtual time forward
+must never take a send in flight from its courier and give it to another. A courier that dies
+mid-delivery leaves its lease to run out in real time; the row is then claimed again. The
+attempt number is the fencing token: a lease is renewed, a hand-over marked and an outcome
+written only while the row is still on the attempt that was claimed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.repositories.paging import newest_first
@@ -79,22 +82,21 @@ class OutboxRepository:
             )
         ).first()
 
-    def any_due(self, now: datetime) -> bool:
-        o = t.outbox.c
+    def any_due(self, now: datetime, lease_now: datetime) -> bool:
         found = self.conn.execute(
-            select(o.id).where(o.status == PENDING, o.next_attempt_at <= now).limit(1)
+            select(t.outbox.c.id).where(*_due(now, lease_now)).limit(1)
         ).first()
         return found is not None
 
-    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> builtins.list[Any]:
-        """Due deliveries, oldest first; each is leased until ``lease_until`` and its attempt
-        counted. The caller commits at once and delivers outside the transaction."""
+    def claim_due(
+        self, now: datetime, lease_now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[Any]:
+        """Due deliveries nobody holds, oldest first; each is leased until ``lease_until``
+        (real time) and its attempt counted. The caller commits at once and delivers outside
+        the transaction."""
         o = t.outbox.c
         query = (
-            select(o.id)
-            .where(o.status == PENDING, o.next_attempt_at <= now)
-            .order_by(o.next_attempt_at, o.id)
-            .limit(limit)
+            select(o.id).where(*_due(now, lease_now)).order_by(o.next_attempt_at, o.id).limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -105,13 +107,14 @@ class OutboxRepository:
             self.conn.execute(
                 update(t.outbox)
                 .where(o.id.in_(ids))
-                .values(attempts=o.attempts + 1, next_attempt_at=lease_until, updated_at=now)
+                .values(attempts=o.attempts + 1, leased_until=lease_until, updated_at=now)
                 .returning(*t.outbox.c)
             )
         )
 
     def finish(self, delivery_id: int, attempt: int, values: dict[str, Any]) -> bool:
-        """Write an attempt's outcome if the row is still on that attempt."""
+        """Write an attempt's outcome (and release the lease) if the row is still on that
+        attempt."""
         result = self.conn.execute(
             update(t.outbox)
             .where(
@@ -119,7 +122,7 @@ class OutboxRepository:
                 t.outbox.c.attempts == attempt,
                 t.outbox.c.status == PENDING,
             )
-            .values(**values)
+            .values(leased_until=None, **values)
         )
         return bool(result.rowcount == 1)
 
@@ -129,7 +132,23 @@ class OutboxRepository:
         result = self.conn.execute(
             update(t.outbox)
             .where(o.id == delivery_id, o.attempts == attempt, o.status == PENDING)
-            .values(next_attempt_at=lease_until)
+            .values(leased_until=lease_until)
+        )
+        return bool(result.rowcount == 1)
+
+    def hand_over(self, delivery_id: int, attempt: int, now: datetime) -> bool:
+        """Mark a delivery as being handed to its receiver, if it is still on the attempt
+        claimed and was never handed over before; the caller commits before sending."""
+        o = t.outbox.c
+        result = self.conn.execute(
+            update(t.outbox)
+            .where(
+                o.id == delivery_id,
+                o.attempts == attempt,
+                o.status == PENDING,
+                o.handed_over_at.is_(None),
+            )
+            .values(handed_over_at=now)
         )
         return bool(result.rowcount == 1)
 
@@ -145,14 +164,20 @@ class OutboxRepository:
                 status=PENDING,
                 max_attempts=o.attempts + o.max_attempts,
                 next_attempt_at=now,
+                leased_until=None,
+                # A person asked for it again (having checked it did not arrive).
+                handed_over_at=None,
                 updated_at=now,
             )
         )
         return bool(result.rowcount == 1)
 
-    def next_attempt_at(self) -> datetime | None:
+    def next_attempt_at(self, lease_now: datetime) -> datetime | None:
+        """When the next delivery nobody holds falls due (a leased one is in a courier's
+        hands: it is not waiting for the clock)."""
+        o = t.outbox.c
         value = self.conn.execute(
-            select(func.min(t.outbox.c.next_attempt_at)).where(t.outbox.c.status == PENDING)
+            select(func.min(o.next_attempt_at)).where(o.status == PENDING, _unleased(lease_now))
         ).scalar()
         return (
             None
@@ -180,3 +205,13 @@ class OutboxRepository:
         return newest_first(
             self.conn, t.outbox, workspace_id, where, before_id=before_id, limit=limit
         )
+
+
+def _unleased(lease_now: datetime) -> ColumnElement[bool]:
+    o = t.outbox.c
+    return or_(o.leased_until.is_(None), o.leased_until <= lease_now)
+
+
+def _due(now: datetime, lease_now: datetime) -> tuple[ColumnElement[bool], ...]:
+    o = t.outbox.c
+    return (o.status == PENDING, o.next_attempt_at <= now, _unleased(lease_now))

@@ -18,6 +18,7 @@ from stageflow.adapters.db.tables.engine import (
     rules,
     run_steps,
     runs,
+    virtual_clock,
 )
 from stageflow.adapters.db.tables.lifecycle import (
     contact_channels,
@@ -88,6 +89,7 @@ __all__ = [
     "signature_requests",
     "stages",
     "users",
+    "virtual_clock",
     "workspace_secrets",
     "workspaces",
 ]

@@ -1,4 +1,5 @@
-"""Automations, their versions, runs, steps and skips; the outbox; rotations; stage rules."""
+"""Automations, their versions, runs, steps and skips; the outbox; rotations; stage rules; the
+stored virtual clock."""
 
 from __future__ import annotations
 
@@ -143,7 +144,15 @@ outbox = Table(
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
+    # When the delivery is due, on the application's clock (virtual in a rehearsal): first
+    # at once, then after each retryable failure's backoff.
     Column("next_attempt_at", UTCDateTime(), nullable=False),
+    # A courier's claim, on the real (system) clock, never the virtual one: advancing virtual
+    # time must not take a send in flight away from the courier doing it.
+    Column("leased_until", UTCDateTime()),
+    # Set just before the message is handed to a receiver that cannot recognise a repeat
+    # (an SMTP server); a delivery found handed over with no outcome is never sent again.
+    Column("handed_over_at", UTCDateTime()),
     Column("run_id", ID),
     Column("step_id", String(100)),
     Column("record_id", ID),
@@ -194,4 +203,14 @@ rules = Table(
     Index("ix_rules_stage", "workspace_id", "stage_id", "position"),
     Index("ix_rules_substate", "workspace_id", "opportunity_type", "substate", "position"),
     sqlite_autoincrement=True,
+)
+
+# A database rehearsed in virtual time keeps its "now" here, one row, so every process on it
+# (server, workers, command line) sees the same time, and a restart resumes where it stood.
+virtual_clock = Table(
+    "virtual_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("now", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
