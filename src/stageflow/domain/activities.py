@@ -71,6 +71,9 @@ class Activity:
     channel: str | None = None
     completed_at: datetime | None = None
     complete_on_exit_stage_id: int | None = None
+    # Who completes it when the record leaves that stage: the automation run that scheduled it
+    # (None: whoever moves the record).
+    exit_actor: Actor | None = None
     version: int = 1
     id: int | None = None
     object_type: str = ""

@@ -251,11 +251,13 @@ def _moved_back_by_hand(
 
 
 def _complete_on_stage_exit(uow: UnitOfWork, record: Record, stage_id: int, actor: Actor) -> None:
-    """Activities scheduled to last while the record is in a stage complete when it leaves."""
+    """Activities scheduled to last while the record is in a stage complete when it leaves: on
+    behalf of the automation run that scheduled them, not of whoever moved the record."""
     assert record.id is not None
     for activity in uow.activities.open_until_stage_exit(record.workspace_id, record.id, stage_id):
         read_version = activity.version
-        if activity.change({"status": ActivityStatus.COMPLETED}, actor, uow.clock.now()):
+        by = activity.exit_actor or actor
+        if activity.change({"status": ActivityStatus.COMPLETED}, by, uow.clock.now()):
             uow.activities.save(activity, read_version)
             uow.emit(activity.events)
 
