@@ -97,7 +97,7 @@ def create_record(
     lifecycle.record_created(uow, record, stage, actor)
     if object_type is ObjectType.CONTACT:
         contact_addresses.contact_saved(uow, record)
-    associations.associate(uow, record, cmd.associations, actor)
+    associations.associate(uow, principal, record, cmd.associations, actor)
     return record
 
 
@@ -141,7 +141,7 @@ def update_record(
             uow, record, cmd.lifecycle_stage_id, actor, read_version=read_version
         )
     if cmd.associations is not None:
-        associations.replace(uow, record, cmd.associations, actor)
+        associations.replace(uow, principal, record, cmd.associations, actor)
     return record
 
 
