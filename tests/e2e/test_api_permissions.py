@@ -380,6 +380,43 @@ def test_agent_gets_404_for_another_users_record(
     assert team.owner.get(f"/deals/{deal['id']}") == before
 
 
+def test_agent_cannot_associate_a_contact_it_cannot_see(team: Team) -> None:
+    """M1: associations obey visibility, and a hidden contact answers as a missing one does."""
+    hidden = team.owner.post("/contacts", {"fields": {"first_name": "Hidden"}})
+    mine = team.agent.api.post("/contacts", {"fields": {"first_name": "Mine"}})
+    missing = hidden["id"] + mine["id"] + 1000
+
+    answers = []
+    for contact_id in (hidden["id"], missing):
+        body = {"name": "Probe", "associations": {"contact": [contact_id]}}
+        error = team.agent.api.post("/deals", body, expect=422)
+        answers.append(
+            (error["code"], error["field"], error["message"].replace(str(contact_id), "N"))
+        )
+    assert answers[0] == answers[1] == ("validation_error", "associations.contact", "no contact N")
+
+    deal = team.agent.api.post(
+        "/deals", {"name": "Mine", "associations": {"contact": [mine["id"]]}}
+    )
+    error = team.agent.api.patch(
+        f"/deals/{deal['id']}", {"associations": {"contact": [hidden["id"]]}}, expect=422
+    )
+    assert error["field"] == "associations.contact"
+    assert team.owner.get(f"/deals/{deal['id']}")["associations"] == {"contact": [mine["id"]]}
+
+
+def test_agent_replacing_associations_keeps_those_it_cannot_see(team: Team) -> None:
+    hidden = team.owner.post("/contacts", {"fields": {"first_name": "Hidden"}})
+    mine = team.agent.api.post("/contacts", {"fields": {"first_name": "Mine"}})
+    deal = team.owner.post(
+        "/deals",
+        {"name": "Shared", "owner_id": team.agent.id, "associations": {"contact": [hidden["id"]]}},
+    )
+    team.agent.api.patch(f"/deals/{deal['id']}", {"associations": {"contact": [mine["id"]]}})
+    kept = team.owner.get(f"/deals/{deal['id']}")["associations"]["contact"]
+    assert sorted(kept) == sorted([hidden["id"], mine["id"]])
+
+
 def test_agent_sees_only_own_activities(team: Team, deals: dict[str, dict[str, Any]]) -> None:
     owners = team.owner.post(
         "/activities",

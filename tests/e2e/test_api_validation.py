@@ -1231,3 +1231,26 @@ def test_garbage_bodies_never_get_a_500(api: Api, endpoint: str) -> None:
         _check_answer(method, path, raw, _send(api, method, path, raw=raw))
 
     throw()
+
+
+# Unknown query parameters ---------------------------------------------------------------------
+
+
+def test_an_unknown_query_parameter_is_refused_naming_it(api: Api) -> None:
+    deal = api.post("/deals", {"name": "Roof"})
+    api.post("/activities", {"record_id": deal["id"], "type": "task", "subject": "Measure"})
+    error = api.get("/activities?record=5", expect=422)
+    assert error["field"] == "record" and "'record'" in error["message"], error
+    assert "record_id" in error["message"], error  # what it takes instead
+    assert len(api.get(f"/activities?record_id={deal['id']}")["items"]) == 1
+    api.get("/activities?record_id=999999", expect=404)  # the filter it takes is applied
+
+
+def test_every_list_refuses_an_unknown_query_parameter(api: Api) -> None:
+    paths = api.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    lists = [p for p, ops in paths.items() if "get" in ops and "{" not in p]
+    assert "/api/v1/activities" in lists and "/api/v1/deals" in lists
+    for path in lists:
+        response = api.client.get(path + "?bogus=1", headers=api.headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["field"] == "bogus", (path, response.text)

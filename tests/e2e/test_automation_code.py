@@ -284,6 +284,32 @@ def test_rules_and_lead_automation_from_the_command_line(
     assert code == 2 and "unknown lead automation" in output
 
 
+def test_the_lead_creators_are_enabled_from_the_command_line_with_their_settings(
+    app: App, database_url: str, slug: str
+) -> None:
+    code, output = invoke(database_url, "lead-automation", "enable", "-w", slug, "follow_up_lead")
+    assert code == 2 and "--reason" in output, output  # says what it lacks and how to give it
+    code, output = invoke(
+        database_url,
+        "lead-automation",
+        "enable",
+        "-w",
+        slug,
+        "follow_up_lead",
+        "--reason",
+        "bad_timing",
+        "-r",
+        "no_budget",
+    )
+    assert code == 0, output
+    code, output = invoke(database_url, "lead-automation", "show", "-w", slug)
+    assert "bad_timing" in output and "no_budget" in output, output
+    code, output = invoke(
+        database_url, "lead-automation", "enable", "-w", slug, "attempting", "--reason", "x"
+    )
+    assert code == 2 and "--reason is not a setting of attempting" in output, output
+
+
 @pytest.mark.parametrize(
     "command",
     [

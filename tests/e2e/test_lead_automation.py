@@ -107,6 +107,33 @@ def test_other_activities_do_not_count(api: Api, activity: dict[str, Any]) -> No
     assert _stage_of(api, lead) == "New"
 
 
+@pytest.mark.parametrize(
+    "planned",
+    [
+        {"type": "call", "due_at": "2026-02-01T10:00:00Z"},
+        {
+            "type": "email",
+            "direction": "outbound",
+            "status": "open",
+            "due_at": "2026-02-01T10:00:00Z",
+        },
+        {"type": "message", "channel": "linkedin", "direction": "outbound", "status": "open"},
+    ],
+)
+def test_planned_outreach_counts_once_it_is_completed(api: Api, planned: dict[str, Any]) -> None:
+    """H2 "completes outreach": an open call or an email due next month is not outreach yet."""
+    lead = _lead(api)
+    planned = dict(planned)  # the parameters are shared by both backends' runs
+    activity = _log(api, lead, planned.pop("type"), **planned)
+    assert activity["status"] == "open"
+    assert _stage_of(api, lead) == "New"
+    assert not api.get(f"/runs?record={lead['id']}")["items"]
+
+    api.patch(f"/activities/{activity['id']}", {"status": "completed"})
+    _settle(api)
+    assert _stage_of(api, lead) == "Attempting"
+
+
 def test_connecting_moves_the_lead_to_connected(api: Api) -> None:
     """H3: an email reply, a meeting completed, a call logged as connected."""
     replied, met, called = _lead(api, "Replied"), _lead(api, "Met"), _lead(api, "Called")
@@ -215,7 +242,7 @@ def test_moves_can_be_switched_off_and_configured(api: Api) -> None:
     api.patch("/lead-automation", {"attempting": {"enabled": True, "moments": ["call_logged"]}})
     _log(api, lead, "email", direction="outbound")
     assert _stage_of(api, lead) == "New"
-    _log(api, lead, "call")
+    _log(api, lead, "call", status="completed")  # a call made (an open one is only planned)
     assert _stage_of(api, lead) == "Attempting"
     assert api.get("/lead-automation")["automation_ids"]["attempting"] == automation_id
 

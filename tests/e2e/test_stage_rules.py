@@ -404,6 +404,19 @@ def test_bad_rules_are_refused_naming_the_setting(
     assert api.get(_rules(pipeline, "Proposal")) == []
 
 
+@pytest.mark.parametrize(
+    ("timing", "field"),
+    [({"after": "six months"}, "timing.after"), ({"field": "amount"}, "timing.field")],
+)
+def test_a_timing_error_names_the_timing_setting(
+    api: Api, timing: dict[str, Any], field: str
+) -> None:
+    rule = {"action": "set_field", "settings": {"fields": {"currency": "x"}}, "timing": timing}
+    error = api.post(_rules(_deal_pipeline(api), "Proposal"), {"name": "Bad", **rule}, expect=422)
+    assert error["field"] == field, error
+    assert error["message"].startswith(f"{field}: "), error
+
+
 def test_timing_takes_one_kind(api: Api) -> None:
     pipeline = _deal_pipeline(api)
     error = api.post(

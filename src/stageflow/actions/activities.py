@@ -22,6 +22,7 @@ from stageflow.automation.calendar import (
 )
 from stageflow.automation.durations import parse_duration
 from stageflow.domain.activities import ActivityType
+from stageflow.domain.references import RefKind, refers
 
 
 class CreateActivity(BaseModel):
@@ -31,10 +32,16 @@ class CreateActivity(BaseModel):
     description: str = ""
     due_in: str | None = Field(None, description="ISO 8601 duration from now, e.g. P2D")
     due_at: str | None = Field(None, description="'tomorrow 14:00', '+2 business days 09:00'")
-    due_field: str | None = Field(None, description="A date field of the record to be due at")
+    due_field: str | None = Field(
+        None,
+        description="A date field of the record to be due at",
+        json_schema_extra=refers(RefKind.FIELD),
+    )
     due_offset: str = Field("PT0S", description="With due_field: e.g. -P1D, the day before")
     business_hours: bool = Field(False, description="Count due_in in business hours")
-    responsible_id: int | None = Field(None, description="Default: the record's owner")
+    responsible_id: int | None = Field(
+        None, description="Default: the record's owner", json_schema_extra=refers(RefKind.USER)
+    )
     complete_on_stage_exit: bool = Field(
         False, description="Complete the activity when the record moves to another stage"
     )

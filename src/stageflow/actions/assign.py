@@ -13,14 +13,21 @@ from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.filters import conditions, evaluate, parse_filter
+from stageflow.domain.references import FILTER, RefKind, refers
 
 CORE_FIELDS = frozenset({"name", "owner_id", "source", "pipeline_id", "stage_id"})
 
 
 class Criterion(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    condition: dict[str, Any] = Field(description='e.g. {"field": "region", "op": "eq", ...}')
-    user_id: int | None = Field(None, description="Who takes it (owner or a user field)")
+    condition: dict[str, Any] = Field(
+        description='e.g. {"field": "region", "op": "eq", ...}', json_schema_extra=refers(FILTER)
+    )
+    user_id: int | None = Field(
+        None,
+        description="Who takes it (owner or a user field)",
+        json_schema_extra=refers(RefKind.USER),
+    )
     company_id: int | None = Field(None, description="Which company takes it (a company field)")
 
     @model_validator(mode="after")
@@ -43,9 +50,15 @@ class AssignOwner(BaseModel):
     criteria: list[Criterion] = Field(
         default_factory=list, description="For criteria: the first whose condition holds wins"
     )
-    fallback_user_id: int | None = Field(None, description="For criteria: when none holds")
+    fallback_user_id: int | None = Field(
+        None, description="For criteria: when none holds", json_schema_extra=refers(RefKind.USER)
+    )
     fallback_company_id: int | None = Field(None, description="The same, for a company field")
-    target: str = Field("owner", description="'owner', a user field (installer) or a company field")
+    target: str = Field(
+        "owner",
+        description="'owner', a user field (installer) or a company field",
+        json_schema_extra=refers(RefKind.FIELD),
+    )
     only_if_empty: bool = Field(False, description="Leave an existing assignment alone")
 
 

@@ -15,6 +15,7 @@ from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.actions.values import contact_values
 from stageflow.adapters.smtp import valid_address
 from stageflow.automation import templates
+from stageflow.domain.references import RefKind, refers
 
 MAX_ATTACHMENT = 5 * 1024 * 1024
 
@@ -25,8 +26,14 @@ class Recipient(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     role: Literal["contact", "owner", "user", "user_field", "address"]
-    user_id: int | None = Field(None, description="For role 'user'")
-    field: str | None = Field(None, description="For role 'user_field': a user field")
+    user_id: int | None = Field(
+        None, description="For role 'user'", json_schema_extra=refers(RefKind.USER)
+    )
+    field: str | None = Field(
+        None,
+        description="For role 'user_field': a user field",
+        json_schema_extra=refers(RefKind.FIELD),
+    )
     address: str | None = Field(None, description="For role 'address'")
 
     @model_validator(mode="after")
@@ -55,7 +62,11 @@ class Attachment(BaseModel):
 
 class SendEmail(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    template: str = Field(min_length=1, description="Name of an email template")
+    template: str = Field(
+        min_length=1,
+        description="Name of an email template",
+        json_schema_extra=refers(RefKind.EMAIL_TEMPLATE),
+    )
     to: list[Recipient] = Field(min_length=1)
     cc: list[Recipient] = Field(default_factory=list)
     bcc: list[Recipient] = Field(default_factory=list)

@@ -9,13 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
+from stageflow.domain.references import RefKind, refers
 
 
 class Whom(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["owner", "user", "user_field"]
-    user_id: int | None = Field(None, description="For role 'user'")
-    field: str | None = Field(None, description="For role 'user_field': a user field")
+    user_id: int | None = Field(
+        None, description="For role 'user'", json_schema_extra=refers(RefKind.USER)
+    )
+    field: str | None = Field(
+        None,
+        description="For role 'user_field': a user field",
+        json_schema_extra=refers(RefKind.FIELD),
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Whom:

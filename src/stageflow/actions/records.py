@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.actions.values import resolve, resolve_all
+from stageflow.domain.references import FIELDS, RefKind, refers
 
 
 class Settings(BaseModel):
@@ -17,7 +18,9 @@ class Settings(BaseModel):
 
 
 class SetField(Settings):
-    fields: dict[str, Any] = Field(min_length=1, description="Field → value or template")
+    fields: dict[str, Any] = Field(
+        min_length=1, description="Field → value or template", json_schema_extra=refers(FIELDS)
+    )
 
 
 def _check_set_field(ctx: SaveContext, settings: SetField) -> None:
@@ -51,7 +54,7 @@ def set_field(ctx: ActionContext, settings: SetField) -> dict[str, Any]:
 
 
 class MoveStage(Settings):
-    stage_id: int
+    stage_id: int = Field(json_schema_extra=refers(RefKind.STAGE))
     forward_only: bool = Field(
         False, description="Only move to a later stage of the record's pipeline"
     )
@@ -78,10 +81,14 @@ def move_stage(ctx: ActionContext, settings: MoveStage) -> dict[str, Any]:
 class CreateRecord(Settings):
     object_type: str = Field(description="contact, company, lead, deal or opportunity")
     name: str | None = Field(None, description="Template, e.g. 'Repeat: {{ record.name }}'")
-    fields: dict[str, Any] = Field(default_factory=dict)
-    owner_id: int | None = Field(None, description="Default: the record's owner")
-    pipeline_id: int | None = None
-    stage_id: int | None = None
+    fields: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=refers(FIELDS, object_type_from="object_type")
+    )
+    owner_id: int | None = Field(
+        None, description="Default: the record's owner", json_schema_extra=refers(RefKind.USER)
+    )
+    pipeline_id: int | None = Field(None, json_schema_extra=refers(RefKind.PIPELINE))
+    stage_id: int | None = Field(None, json_schema_extra=refers(RefKind.STAGE))
     associate_with_record: bool = Field(
         True,
         description="Associate the new record with the triggering record's contacts "
@@ -136,10 +143,20 @@ def create_record(ctx: ActionContext, settings: CreateRecord) -> dict[str, Any]:
 
 
 class CopyRecord(Settings):
-    pipeline_id: int | None = Field(None, description="Default: the record's own pipeline")
-    stage_id: int | None = Field(None, description="Default: the pipeline's first stage")
+    pipeline_id: int | None = Field(
+        None,
+        description="Default: the record's own pipeline",
+        json_schema_extra=refers(RefKind.PIPELINE),
+    )
+    stage_id: int | None = Field(
+        None,
+        description="Default: the pipeline's first stage",
+        json_schema_extra=refers(RefKind.STAGE),
+    )
     name: str | None = Field(None, description="Template; default '<name> Copy'")
-    owner_id: int | None = Field(None, description="Default: the record's owner")
+    owner_id: int | None = Field(
+        None, description="Default: the record's owner", json_schema_extra=refers(RefKind.USER)
+    )
     copy_associations: bool = Field(True, description="Link the copy to the same contacts…")
 
 
@@ -186,7 +203,12 @@ def copy_record(ctx: ActionContext, settings: CopyRecord) -> dict[str, Any]:
 
 
 class Substate(Settings):
-    substate: str = Field(min_length=1, max_length=100, description="e.g. installation")
+    substate: str = Field(
+        min_length=1,
+        max_length=100,
+        description="e.g. installation",
+        json_schema_extra=refers(RefKind.SUBSTATE),
+    )
 
 
 def _check_substate(ctx: SaveContext, settings: Substate) -> None:

@@ -20,6 +20,7 @@ from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.adapters.pdf import html_to_pdf
 from stageflow.automation import templates
+from stageflow.domain.references import RefKind, refers
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 MAX_FILE = 10 * 1024 * 1024
@@ -27,14 +28,22 @@ MAX_FILE = 10 * 1024 * 1024
 
 class EmailReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    template: str = Field(min_length=1, description="An email template")
+    template: str = Field(
+        min_length=1,
+        description="An email template",
+        json_schema_extra=refers(RefKind.EMAIL_TEMPLATE),
+    )
     to: list[Recipient] = Field(min_length=1)
     cc: list[Recipient] = Field(default_factory=list)
 
 
 class GenerateReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    template: str = Field(min_length=1, description="A report template")
+    template: str = Field(
+        min_length=1,
+        description="A report template",
+        json_schema_extra=refers(RefKind.REPORT_TEMPLATE),
+    )
     filename: str | None = Field(
         None, max_length=150, description="Template; default '<report title>.pdf'"
     )
@@ -102,7 +111,11 @@ def generate_report(ctx: ActionContext, settings: GenerateReport) -> dict[str, A
 
 class RequestSignature(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    report: str = Field(min_length=1, description="The report template to sign")
+    report: str = Field(
+        min_length=1,
+        description="The report template to sign",
+        json_schema_extra=refers(RefKind.REPORT_TEMPLATE),
+    )
     filename: str | None = Field(None, max_length=150, description="Template")
     signers: list[Recipient] = Field(min_length=1, description="As send_email's recipients")
     message: str = Field("", max_length=5000, description="Template; for the signers")

@@ -12,6 +12,7 @@ from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.actions.values import contact_values
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.lifecycle import normalize_address
+from stageflow.domain.references import RefKind, refers
 
 MAX_TEXT = 1600  # ten concatenated SMS parts
 
@@ -24,7 +25,11 @@ def phone_number(text: str) -> str:
 class PhoneRecipient(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["contact", "field", "number"]
-    field: str | None = Field(None, description="For role 'field': a text field of the record")
+    field: str | None = Field(
+        None,
+        description="For role 'field': a text field of the record",
+        json_schema_extra=refers(RefKind.FIELD),
+    )
     number: str | None = Field(None, description="For role 'number'")
 
     @model_validator(mode="after")

@@ -139,6 +139,9 @@ CHECK_FIELDS = {
     f"steps.{CHECK_PREFIX}": "settings",
 }
 
+# A rule's timing is its wait step: the step's settings by the names the rule gives them.
+DELAY_TO_TIMING = {"duration": "after", "until_field": "field"}
+
 
 def rule_field(field: str | None) -> str | None:
     """Turn the field of an error about a rule checked alone into the rule's own terms."""
@@ -149,5 +152,7 @@ def rule_field(field: str | None) -> str | None:
             rest = field[len(prefix) + 1 :]
             if name == "settings" and rest in ("action", "channels"):
                 return rest
+            if name == "timing":
+                rest = DELAY_TO_TIMING.get(rest, rest)
             return f"{name}.{rest}" if rest else name
     return field

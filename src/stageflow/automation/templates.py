@@ -1,4 +1,10 @@
-"""Templates: Jinja2 in a sandbox with StrictUndefined; references are checked on save (X6)."""
+"""Templates: Jinja2 in a sandbox; references are checked on save (X6), empty values render empty.
+
+A template may only read fields that exist: an unknown field or name is refused when the
+automation is saved. At run time a field that exists but has no value (``None``, or a record with
+no associated contact) renders as empty text, and ``default`` supplies a fallback for it:
+``{{ contact.first_name | default("there") }}``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import ChainableUndefined, TemplateError, nodes
+from jinja2.filters import do_default
 from jinja2.sandbox import SandboxedEnvironment
 
 ROOTS = frozenset({"record", "contact", "company", "owner", "vars", "trigger", "now"})
@@ -16,10 +23,30 @@ class TemplateProblem(ValueError):
     """A template that cannot be saved or rendered; the message names the problem."""
 
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+def _blank_none(value: Any) -> Any:
+    """What an output expression prints: nothing for a value that is not there."""
+    return "" if value is None else value
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's ``default``, also for a field that exists but holds no value (``None``)."""
+    return default_value if value is None else do_default(value, default_value, boolean)
+
+
+def _environment(*, autoescape: bool) -> SandboxedEnvironment:
+    # Names are checked when the automation is saved (``check``); at run time what is not there
+    # (no value, no associated contact, ``contact.company.name`` of no contact) reads as empty.
+    env = SandboxedEnvironment(
+        undefined=ChainableUndefined, autoescape=autoescape, finalize=_blank_none
+    )
+    env.filters["default"] = env.filters["d"] = _default
+    return env
+
+
+_env = _environment(autoescape=False)
 # For HTML (email bodies, reports): values are escaped, so a record's text cannot add markup
 # (links, images) to what is sent or printed.
-_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+_html_env = _environment(autoescape=True)
 
 
 @lru_cache(maxsize=4096)

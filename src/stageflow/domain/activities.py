@@ -71,6 +71,9 @@ class Activity:
     channel: str | None = None
     completed_at: datetime | None = None
     complete_on_exit_stage_id: int | None = None
+    # Who completes it when the record leaves that stage: the automation run that scheduled it
+    # (None: whoever moves the record).
+    exit_actor: Actor | None = None
     version: int = 1
     id: int | None = None
     object_type: str = ""
@@ -150,24 +153,44 @@ MOMENTS = OUTREACH_MOMENTS + CONNECTED_MOMENTS
 
 def moments(event: Event) -> frozenset[str]:
     """What an activity event means for outreach: an email sent, a call logged, a meeting
-    whose outcome became Completed, … (empty for anything else)."""
+    scheduled, a meeting whose outcome became Completed, … (empty for anything else).
+
+    Outreach counts when it is done (SPEC H2 "completes outreach"): an email, message or call
+    logged as completed, or a planned one when it is completed; a planned call or an email due
+    next month is not outreach yet. Scheduling a meeting is (H2 "schedules a meeting")."""
     after, before = event.after or {}, event.before or {}
     kind, outcome = after.get("type"), after.get("outcome")
+    done = after.get("status") == ActivityStatus.COMPLETED
     found: set[str] = set()
     if event.type is EventType.ACTIVITY_LOGGED:
-        inbound = after.get("direction") == Direction.INBOUND
-        if kind == ActivityType.EMAIL:
-            found.add("email_reply_received" if inbound else "email_sent")
-        elif kind == ActivityType.MESSAGE and after.get("channel") == "linkedin" and not inbound:
-            found.add("linkedin_message_sent")
-        elif kind == ActivityType.CALL:
-            found.add("call_logged")
-        elif kind == ActivityType.MEETING:
+        if kind == ActivityType.MEETING:
             found.add("meeting_scheduled")
-    elif event.type is not EventType.ACTIVITY_UPDATED or before.get("outcome") == outcome:
+        elif kind == ActivityType.EMAIL and after.get("direction") == Direction.INBOUND:
+            found.add("email_reply_received")
+        elif done:
+            found |= _outreach(after)
+    elif event.type is EventType.ACTIVITY_UPDATED:
+        if done and before.get("status") != ActivityStatus.COMPLETED:
+            found |= _outreach(after)
+        if before.get("outcome") == outcome:
+            return frozenset(found)
+    else:
         return frozenset()
     if kind == ActivityType.CALL and outcome == "connected":
         found.add("call_connected")
     elif kind == ActivityType.MEETING and outcome == "completed":
         found.add("meeting_completed")
     return frozenset(found)
+
+
+def _outreach(activity: dict[str, Any]) -> set[str]:
+    """The outreach a done activity is: an outbound email or LinkedIn message, a call."""
+    kind = activity.get("type")
+    outbound = activity.get("direction") != Direction.INBOUND
+    if kind == ActivityType.EMAIL and outbound:
+        return {"email_sent"}
+    if kind == ActivityType.MESSAGE and activity.get("channel") == "linkedin" and outbound:
+        return {"linkedin_message_sent"}
+    if kind == ActivityType.CALL:
+        return {"call_logged"}
+    return set()

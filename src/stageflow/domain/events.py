@@ -33,7 +33,11 @@ class Source(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The author of a change: a kind, its id, the human behind it (if any), and the source."""
+    """The author of a change: a kind, its id, the human behind it (if any), and the source.
+
+    An automation's changes carry its run: ``id`` is the automation, ``version`` the number of
+    the version the run is pinned to and ``run_id`` the run, so a timeline entry links to it.
+    """
 
     kind: ActorKind
     source: Source
@@ -41,10 +45,34 @@ class Actor:
     user_id: int | None = None
     depth: int = 0
     run_id: int | None = None
+    version: int | None = None
 
     @classmethod
     def system(cls) -> Actor:
         return cls(kind=ActorKind.SYSTEM, source=Source.SYSTEM)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "source": self.source.value,
+            "id": self.id,
+            "user_id": self.user_id,
+            "depth": self.depth,
+            "run_id": self.run_id,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Actor:
+        return cls(
+            kind=ActorKind(raw["kind"]),
+            source=Source(raw["source"]),
+            id=raw.get("id"),
+            user_id=raw.get("user_id"),
+            depth=raw.get("depth", 0),
+            run_id=raw.get("run_id"),
+            version=raw.get("version"),
+        )
 
 
 class EventType(StrEnum):

@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -19,6 +19,7 @@ from stageflow import __version__
 from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
 from stageflow.entrypoints import web
+from stageflow.entrypoints.api.deps import reject_unknown_query
 from stageflow.entrypoints.api.routes import (
     activities,
     automations,
@@ -96,7 +97,9 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         substates,
         opportunity_types,
     ):
-        api.include_router(module.router, prefix="/api/v1")
+        api.include_router(
+            module.router, prefix="/api/v1", dependencies=[Depends(reject_unknown_query)]
+        )
     _install_error_handlers(api)
 
     @api.get("/healthz", include_in_schema=False)

@@ -173,26 +173,72 @@ def show_lead_automation(workspace: WorkspaceOpt) -> None:
     console.print(table)
 
 
-def _switch(workspace: str, which: str, enabled: bool) -> None:
+def _switch(
+    workspace: str, which: str, enabled: bool, settings: dict[str, Any] | None = None
+) -> None:
     try:
         with open_app().uow() as uow:
             principal = owner_of(uow, workspace)
             lead_automation.update(
-                uow, principal, {which: {"enabled": enabled}}, cli_actor(principal)
+                uow,
+                principal,
+                {which: {**(settings or {}), "enabled": enabled}},
+                cli_actor(principal),
             )
             uow.commit()
     except StageflowError as exc:
+        setting = (exc.field or "").partition(".")[2]
+        option = _OPTIONS_FOR.get(setting, ("", set()))[0]
+        if option:
+            exc = StageflowError(f"{exc.message} (give it with {option})", field=exc.field)
         raise fail(exc) from None
     console.print(f"{which} switched {'on' if enabled else 'off'}")
 
 
 WhichArg = Annotated[str, typer.Argument(help=", ".join(lead_automation.BUILT_IN))]
+ReasonOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--reason",
+        "-r",
+        help="follow_up_lead: a disqualification reason that calls for a follow-up (repeat it)",
+    ),
+]
+LifecycleStageOpt = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--lifecycle-stage",
+        help="create_lead: the id of a lifecycle stage whose contacts get a lead (repeat it)",
+    ),
+]
+LeadTypeOpt = Annotated[
+    str | None,
+    typer.Option("--lead-type", help="create_lead, follow_up_lead: the new lead's type"),
+]
+_OPTIONS_FOR = {
+    "reasons": ("--reason", {"follow_up_lead"}),
+    "lifecycle_stage_ids": ("--lifecycle-stage", {"create_lead"}),
+    "lead_type": ("--lead-type", {"create_lead", "follow_up_lead"}),
+}
 
 
 @lead_cli.command("enable")
-def enable_lead_automation(workspace: WorkspaceOpt, which: WhichArg) -> None:
-    """Switch a built-in lead automation on."""
-    _switch(workspace, which, True)
+def enable_lead_automation(
+    workspace: WorkspaceOpt,
+    which: WhichArg,
+    reason: ReasonOpt = None,
+    lifecycle_stage: LifecycleStageOpt = None,
+    lead_type: LeadTypeOpt = None,
+) -> None:
+    """Switch a built-in lead automation on, with what it needs: follow_up_lead its
+    disqualification reasons (--reason), create_lead its lifecycle stages (--lifecycle-stage)."""
+    given = {"reasons": reason, "lifecycle_stage_ids": lifecycle_stage, "lead_type": lead_type}
+    settings = {key: value for key, value in given.items() if value}
+    for key in settings:
+        option, owners = _OPTIONS_FOR[key]
+        if which not in owners:
+            raise fail(StageflowError(f"{option} is not a setting of {which}"))
+    _switch(workspace, which, True, settings)
 
 
 @lead_cli.command("disable")

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from stageflow.domain.pipelines import Pipeline
 from stageflow.domain.records import ObjectType
-from stageflow.services.authoring import lead_automation, substate_actions
+from stageflow.services.authoring import lead_automation, references, substate_actions
 from stageflow.services.authoring.automations import archive_compiled
 from stageflow.services.crm import signals
 from stageflow.services.unit_of_work import UnitOfWork
 
 
 def connect() -> None:
-    """Install lead automation in new workspaces; keep what automations rely on; archive the
-    automations compiled from rules whose stage, pipeline or opportunity type goes."""
+    """Install lead automation in new workspaces; keep what automations rely on (anything an
+    active automation names refuses to go); archive the automations compiled from rules whose
+    stage, pipeline or opportunity type goes."""
     signals.workspace_created.connect(lead_automation.install)
     signals.default_pipeline_changing.connect(_check_default_lead_pipeline)
     signals.stage_deleting.connect(_check_lead_stage)
@@ -24,6 +25,7 @@ def connect() -> None:
     signals.pipeline_deleting.connect(_archive_pipeline_rules)
     signals.opportunity_type_renamed.connect(substate_actions.follow_rename)
     signals.opportunity_type_deleting.connect(substate_actions.delete_all)
+    signals.reference_deleting.connect(references.refuse_if_used)
 
 
 def _check_default_lead_pipeline(uow: UnitOfWork, workspace_id: int, kind: ObjectType) -> None:

@@ -14,6 +14,7 @@ from stageflow.adapters import smtp
 from stageflow.adapters.crypto import SecretBox
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, EventType
+from stageflow.domain.references import RefKind
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.channels import templates as named
 from stageflow.services.channels.templates import TemplateKind
@@ -40,6 +41,7 @@ EMAIL_TEMPLATES = TemplateKind(
     texts=("subject", "html", "text"),
     saved=EventType.EMAIL_TEMPLATE_SAVED,
     deleted=EventType.EMAIL_TEMPLATE_DELETED,
+    ref=RefKind.EMAIL_TEMPLATE,
     check=_check_email,
 )
 

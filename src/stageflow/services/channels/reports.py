@@ -7,6 +7,7 @@ from typing import Any
 
 from stageflow.domain.errors import NotFound
 from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.references import RefKind
 from stageflow.domain.users import Principal
 from stageflow.services.channels import templates as named
 from stageflow.services.channels.templates import TemplateKind
@@ -20,6 +21,7 @@ REPORT_TEMPLATES = TemplateKind(
     texts=("title", "html"),
     saved=EventType.REPORT_TEMPLATE_SAVED,
     deleted=EventType.REPORT_TEMPLATE_DELETED,
+    ref=RefKind.REPORT_TEMPLATE,
 )
 
 

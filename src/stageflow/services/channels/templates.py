@@ -12,7 +12,9 @@ from stageflow.adapters.db.repositories.templates import TemplateRepository
 from stageflow.automation import templates
 from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor, EventType
+from stageflow.domain.references import RefKind
 from stageflow.domain.users import Permission, Principal
+from stageflow.services.crm import signals
 from stageflow.services.unit_of_work import UnitOfWork
 
 
@@ -23,6 +25,7 @@ class TemplateKind:
     texts: tuple[str, ...]  # the text columns, e.g. subject, html, text
     saved: EventType
     deleted: EventType
+    ref: RefKind  # how automations name it (by its name)
     check: Callable[[dict[str, str]], None] = lambda _texts: None  # beyond field-only reads
 
 
@@ -72,6 +75,9 @@ def update(
         other = repository.by_name(ws, values["name"])
         if other is not None and other.id != template_id:
             raise Conflict(f"another {kind.label} is named '{values['name']}'", field="name")
+        if values["name"] != row.name:
+            label = f"{kind.label} '{row.name}' (automations name it)"
+            signals.check_unreferenced(uow, ws, kind.ref, row.name, label)
     _check(kind, {t: values.get(t, getattr(row, t)) for t in kind.texts})
     if values:
         values["updated_at"] = uow.clock.now()
@@ -86,9 +92,12 @@ def update(
 def delete(
     kind: TemplateKind, uow: UnitOfWork, principal: Principal, template_id: int, actor: Actor
 ) -> None:
-    """Delete a template. Automations that use it fail their step, saying so."""
+    """Delete a template nothing uses: an active automation that names it keeps it."""
     principal.require(Permission.AUTOMATIONS_EDIT)
     row = get(kind, uow, principal, template_id)
+    signals.check_unreferenced(
+        uow, principal.workspace_id, kind.ref, row.name, f"{kind.label} '{row.name}'"
+    )
     kind.repository(uow).delete(principal.workspace_id, template_id)
     uow.emit_config(
         principal.workspace_id, actor, kind.deleted, template_id=template_id, name=row.name

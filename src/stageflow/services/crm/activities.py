@@ -13,7 +13,7 @@ from stageflow.domain.activities import (
     check_outcome,
 )
 from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed
-from stageflow.domain.events import Actor
+from stageflow.domain.events import Actor, ActorKind
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateActivity, UpdateActivity
 from stageflow.services.crm.records import get_editable, get_visible
@@ -51,6 +51,9 @@ def log_activity(
         channel=cmd.channel,
         completed_at=now if status is ActivityStatus.COMPLETED else None,
         complete_on_exit_stage_id=record.stage_id if cmd.complete_on_stage_exit else None,
+        exit_actor=actor
+        if cmd.complete_on_stage_exit and actor.kind is ActorKind.AUTOMATION
+        else None,
         created_at=now,
         updated_at=now,
     )

@@ -392,6 +392,7 @@ def sync_company_contacts(
         user_id=actor.user_id,
         depth=actor.depth,
         run_id=actor.run_id,
+        version=actor.version,
     )
     changed = 0
     for contact_id in uow.records.associations([company.id])[company.id].get("contact", []):

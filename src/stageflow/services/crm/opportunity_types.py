@@ -20,6 +20,7 @@ from stageflow.domain.events import Actor
 from stageflow.domain.filters import parse_filter
 from stageflow.domain.opportunity_types import OpportunityType, Substate, make_type
 from stageflow.domain.records import ObjectType
+from stageflow.domain.references import RefKind, substate_key
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.crm import signals
 from stageflow.services.crm.records import field_definitions
@@ -86,6 +87,12 @@ def update_type(
         else old.substates,
     )
     _check_removals(uow, ws, old, kind)
+    for name in old.substate_names:
+        if not kind.has_substate(name):
+            label = f"sub-state '{name}' of opportunity type '{old.name}'"
+            signals.check_unreferenced(
+                uow, ws, RefKind.SUBSTATE, substate_key(old.name, name), label
+            )
     if kind.name != old.name:
         if uow.opportunity_types.by_name(ws, kind.name) is not None:
             raise Conflict(f"another opportunity type is named '{kind.name}'", field="name")
@@ -100,6 +107,9 @@ def update_type(
     )
     if kind.name != old.name:
         signals.opportunity_type_renamed.send(uow, ws, old.name, kind, actor)
+        # Its sub-state actions followed the new name; anything else naming the old one stops it.
+        label = f"opportunity type '{old.name}' (automations name it)"
+        signals.check_unreferenced(uow, ws, RefKind.OPPORTUNITY_TYPE, old.name, label)
 
 
 def delete_type(uow: UnitOfWork, principal: Principal, type_id: int) -> None:
@@ -107,6 +117,10 @@ def delete_type(uow: UnitOfWork, principal: Principal, type_id: int) -> None:
     principal.require(Permission.OPPORTUNITY_STATES_EDIT)
     row = type_row(uow, principal, type_id)
     signals.opportunity_type_deleting.send(uow, principal.workspace_id, row.name)
+    label = f"opportunity type '{row.name}'"
+    signals.check_unreferenced(
+        uow, principal.workspace_id, RefKind.OPPORTUNITY_TYPE, row.name, label
+    )
     uow.opportunity_types.delete(row.id)
 
 

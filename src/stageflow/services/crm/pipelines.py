@@ -9,6 +9,7 @@ from stageflow.domain.events import Actor, EventType
 from stageflow.domain.fields import FieldDef, FieldType, validate_key
 from stageflow.domain.pipelines import Pipeline, Stage
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
+from stageflow.domain.references import RefKind, field_key
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import (
     CreatePipeline,
@@ -120,6 +121,12 @@ def delete_pipeline(uow: UnitOfWork, principal: Principal, pipeline_id: int, act
     if in_use:
         raise Conflict(f"{in_use} records are in this pipeline; move them first")
     signals.pipeline_deleting.send(uow, pipeline)
+    ws = principal.workspace_id
+    signals.check_unreferenced(
+        uow, ws, RefKind.PIPELINE, pipeline_id, f"pipeline '{pipeline.name}'"
+    )
+    for stage in pipeline.stages:
+        signals.check_unreferenced(uow, ws, RefKind.STAGE, stage.id, f"stage '{stage.name}'")
     uow.pipelines.delete(principal.workspace_id, pipeline_id)
     uow.emit_config(
         principal.workspace_id,
@@ -202,6 +209,9 @@ def delete_stage(
     if in_use:
         raise Conflict(f"{in_use} records are in stage '{stage.name}'; move them first")
     signals.stage_deleting.send(uow, pipeline, stage_id)
+    signals.check_unreferenced(
+        uow, principal.workspace_id, RefKind.STAGE, stage_id, f"stage '{stage.name}'"
+    )
     uow.pipelines.delete_stage(stage_id)
     _renumber(
         uow, [s for s in sorted(pipeline.stages, key=lambda s: s.position) if s.id != stage_id]
@@ -263,6 +273,13 @@ def undefine_field(
     principal.require(Permission.FIELDS_EDIT)
     if not uow.fields.delete(principal.workspace_id, object_type, key):
         raise NotFound(f"no custom field '{key}' on {object_type.plural}")
+    signals.check_unreferenced(
+        uow,
+        principal.workspace_id,
+        RefKind.FIELD,
+        field_key(object_type.value, key),
+        f"field '{key}' of {object_type.plural}",
+    )
     uow.emit_config(
         principal.workspace_id,
         actor,
@@ -282,6 +299,14 @@ def put_picklist(
     values = [o.value for o in cmd.options]
     if len(set(values)) != len(values):
         raise ValidationFailed("picklist values must be unique", field="options")
+    for removed in [o["value"] for o in current[key] if o["value"] not in values]:
+        signals.check_unreferenced(
+            uow,
+            principal.workspace_id,
+            RefKind.PICKLIST_VALUE,
+            f"{key}:{removed}",
+            f"value '{removed}' of picklist '{key}'",
+        )
     options = [o.model_dump() for o in cmd.options]
     uow.picklists.put(principal.workspace_id, key, options)
     uow.emit_config(

@@ -97,7 +97,7 @@ def create_record(
     lifecycle.record_created(uow, record, stage, actor)
     if object_type is ObjectType.CONTACT:
         contact_addresses.contact_saved(uow, record)
-    associations.associate(uow, record, cmd.associations, actor)
+    associations.associate(uow, principal, record, cmd.associations, actor)
     return record
 
 
@@ -141,7 +141,7 @@ def update_record(
             uow, record, cmd.lifecycle_stage_id, actor, read_version=read_version
         )
     if cmd.associations is not None:
-        associations.replace(uow, record, cmd.associations, actor)
+        associations.replace(uow, principal, record, cmd.associations, actor)
     return record
 
 
@@ -251,11 +251,13 @@ def _moved_back_by_hand(
 
 
 def _complete_on_stage_exit(uow: UnitOfWork, record: Record, stage_id: int, actor: Actor) -> None:
-    """Activities scheduled to last while the record is in a stage complete when it leaves."""
+    """Activities scheduled to last while the record is in a stage complete when it leaves: on
+    behalf of the automation run that scheduled them, not of whoever moved the record."""
     assert record.id is not None
     for activity in uow.activities.open_until_stage_exit(record.workspace_id, record.id, stage_id):
         read_version = activity.version
-        if activity.change({"status": ActivityStatus.COMPLETED}, actor, uow.clock.now()):
+        by = activity.exit_actor or actor
+        if activity.change({"status": ActivityStatus.COMPLETED}, by, uow.clock.now()):
             uow.activities.save(activity, read_version)
             uow.emit(activity.events)
 

@@ -9,9 +9,10 @@ from stageflow.domain.errors import Conflict, NotFound
 from stageflow.domain.events import Actor, EventType
 from stageflow.domain.filters import Filter, parse_filter
 from stageflow.domain.records import ObjectType, Record
+from stageflow.domain.references import RefKind
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateSegment, UpdateSegment
-from stageflow.services.crm import records
+from stageflow.services.crm import records, signals
 from stageflow.services.pagination import Page
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -66,6 +67,8 @@ def update(
 def delete(uow: UnitOfWork, principal: Principal, segment_id: int, actor: Actor) -> None:
     principal.require(Permission.RECORDS_READ_ALL)
     row = get(uow, principal, segment_id)
+    label = f"segment '{row.name}'"
+    signals.check_unreferenced(uow, principal.workspace_id, RefKind.SEGMENT, segment_id, label)
     uow.segments.delete(principal.workspace_id, segment_id)
     uow.emit_config(
         principal.workspace_id,

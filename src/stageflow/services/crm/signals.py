@@ -18,6 +18,7 @@ from stageflow.domain.events import Actor
 from stageflow.domain.opportunity_types import OpportunityType
 from stageflow.domain.pipelines import Pipeline
 from stageflow.domain.records import ObjectType
+from stageflow.domain.references import RefKind
 from stageflow.services.unit_of_work import UnitOfWork
 
 P = ParamSpec("P")
@@ -68,3 +69,16 @@ opportunity_type_renamed: Signal[[UnitOfWork, int, str, OpportunityType, Actor]]
 
 opportunity_type_deleting: Signal[[UnitOfWork, int, str]] = Signal("opportunity_type_deleting")
 """(uow, workspace id, type name)."""
+
+reference_deleting: Signal[[UnitOfWork, int, RefKind, str, str]] = Signal("reference_deleting")
+"""(uow, workspace id, kind, key, label): a thing automations may name (``RefKind`` and key, as
+``domain/references`` spells them; the label names it for people, e.g. "stage 'Proposal'") is
+about to be deleted, renamed or switched off. Raise Conflict to keep it. Sent after the
+kind's own signal, so what hangs on the thing itself (a stage's rules) is already gone."""
+
+
+def check_unreferenced(
+    uow: UnitOfWork, workspace_id: int, kind: RefKind, key: object, label: str
+) -> None:
+    """Ask whether automations refer to the thing about to go; refused with a Conflict if so."""
+    reference_deleting.send(uow, workspace_id, kind, str(key), label)

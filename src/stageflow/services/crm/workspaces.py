@@ -17,6 +17,7 @@ from stageflow.domain.errors import (
 )
 from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.pipelines import DEFAULT_PICKLISTS, DEFAULT_PIPELINES, Pipeline, Stage
+from stageflow.domain.references import RefKind
 from stageflow.domain.users import Permission, Principal, Role, parse_permissions
 from stageflow.domain.workspaces import Workspace, check_slug, slugify
 from stageflow.services.commands import (
@@ -150,6 +151,9 @@ def update_user(
         if owner_involved and principal.role is not Role.OWNER:
             raise PermissionDenied("only an owner can make or unmake an owner")
         values["role"] = Role(values["role"]).value
+    if values.get("active") is False and row.active:
+        label = f"user '{row.name}'"
+        signals.check_unreferenced(uow, principal.workspace_id, RefKind.USER, user_id, label)
     if values:
         uow.users.update(principal.workspace_id, user_id, values)
         uow.emit(

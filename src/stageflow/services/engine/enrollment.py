@@ -45,6 +45,7 @@ class Version:
     automation_id: int
     definition: Definition
     graph: Graph
+    number: int  # the version's number within its automation (v1, v2…)
 
 
 class VersionCache:
@@ -58,12 +59,13 @@ class VersionCache:
             row = uow.automations.version(version_id)
             if row is None:
                 raise LookupError(f"automation version {version_id} does not exist")
-            version = self.put(row.id, row.automation_id, row.definition)
+            version = self.put(row.id, row.automation_id, row.definition, row.number)
         return version
 
-    def put(self, version_id: int, automation_id: int, raw: dict[str, Any]) -> Version:
+    def put(self, version_id: int, automation_id: int, raw: dict[str, Any], number: int) -> Version:
         definition = Definition.model_validate(raw)
-        version = Version(version_id, automation_id, definition, compile_graph(definition))
+        graph = compile_graph(definition)
+        version = Version(version_id, automation_id, definition, graph, number)
         with self._lock:
             self._versions[version_id] = version
         return version
@@ -116,7 +118,7 @@ class Enroller:
         if index is None or index.revision != revision:
             entries = []
             for row in uow.automations.active_versions(workspace_id):
-                version = self.versions.put(row.id, row.automation_id, row.definition)
+                version = self.versions.put(row.id, row.automation_id, row.definition, row.number)
                 entries.append(Entry(row.automation_id, row.id, version.definition, version.graph))
             index = TriggerIndex.build(revision, entries)
             with self._lock:

@@ -85,6 +85,7 @@ class RunPort:
             source=_AUTOMATION_SOURCE,
             id=row.automation_id,
             run_id=row.id,
+            version=version.number,
             depth=row.depth + 1,
         )
         self._record: Record | None = None

@@ -10,6 +10,7 @@ from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.repositories.paging import newest_first
 from stageflow.domain.activities import Activity, ActivityStatus, ActivityType, Direction
 from stageflow.domain.errors import StaleVersion
+from stageflow.domain.events import Actor
 
 _COLUMNS = (
     "workspace_id",
@@ -98,6 +99,7 @@ def _values(a: Activity) -> dict[str, Any]:
     values["type"] = a.type.value
     values["status"] = a.status.value
     values["direction"] = a.direction.value if a.direction else None
+    values["exit_actor"] = a.exit_actor.to_json() if a.exit_actor else None
     return values
 
 
@@ -118,6 +120,7 @@ def _activity(row: Any) -> Activity:
         channel=row.channel,
         completed_at=row.completed_at,
         complete_on_exit_stage_id=row.complete_on_exit_stage_id,
+        exit_actor=Actor.from_json(row.exit_actor) if row.exit_actor else None,
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,

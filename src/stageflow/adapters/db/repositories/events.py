@@ -67,6 +67,7 @@ COLUMNS = (
     "source",
     "depth",
     "run_id",
+    "actor_version",
     "occurred_at",
 )
 
@@ -96,5 +97,6 @@ def _values(
         actor.source._value_,
         actor.depth,
         actor.run_id,
+        actor.version,
         stamp(e.occurred_at),
     )

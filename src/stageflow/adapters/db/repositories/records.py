@@ -194,6 +194,20 @@ class RecordRepository:
         )
         return {r.id: ObjectType(r.object_type) for r in rows}
 
+    def types_and_owners(
+        self, workspace_id: int, ids: set[int]
+    ) -> dict[int, tuple[ObjectType, int | None]]:
+        """The object type and owner of each id that exists in the workspace."""
+        if not ids:
+            return {}
+        c = t.records.c
+        rows = self.conn.execute(
+            select(c.id, c.object_type, c.owner_id).where(
+                c.workspace_id == workspace_id, c.id.in_(ids)
+            )
+        )
+        return {r.id: (ObjectType(r.object_type), r.owner_id) for r in rows}
+
     # associations -------------------------------------------------------------------------
 
     def associate(self, workspace_id: int, record_id: int, related_id: int) -> None:

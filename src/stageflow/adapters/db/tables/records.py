@@ -81,6 +81,8 @@ activities = Table(
     Column("completed_at", UTCDateTime()),
     # Set: the activity completes itself when the record leaves this stage (SPEC B4).
     Column("complete_on_exit_stage_id", ID),
+    # The actor that completion is made by: the automation run that scheduled the activity.
+    Column("exit_actor", Json),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -106,6 +108,7 @@ events = Table(
     Column("source", String(20), nullable=False),
     Column("depth", Integer, nullable=False),
     Column("run_id", ID),
+    Column("actor_version", Integer),  # the automation version number, for run actors
     Column("occurred_at", UTCDateTime(), nullable=False),
     Index("ix_events_timeline", "workspace_id", "record_id", "id"),
 )

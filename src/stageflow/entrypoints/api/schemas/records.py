@@ -50,8 +50,10 @@ class RecordOut(BaseModel):
 
 class ActorOut(BaseModel):
     kind: str
-    id: int | None
+    id: int | None = Field(description="The user, token, automation… by kind")
     user_id: int | None
+    run_id: int | None = Field(None, description="For an automation: the run that made it")
+    version: int | None = Field(None, description="For an automation: its version's number")
 
 
 class EventOut(BaseModel):
@@ -77,7 +79,13 @@ class EventOut(BaseModel):
             before=row.before,
             after=row.after,
             data=row.data,
-            actor=ActorOut(kind=row.actor_kind, id=row.actor_id, user_id=row.user_id),
+            actor=ActorOut(
+                kind=row.actor_kind,
+                id=row.actor_id,
+                user_id=row.user_id,
+                run_id=row.run_id,
+                version=row.actor_version,
+            ),
             source=row.source,
             depth=row.depth,
             occurred_at=row.occurred_at,
