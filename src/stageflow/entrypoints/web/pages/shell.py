@@ -37,11 +37,6 @@ COMING = {
         "lifecycle counts, pipeline funnels and automation runs per day",
         "GET /api/v1/dashboard/lifecycle",
     ),
-    "settings": (
-        "Settings",
-        "lifecycle, pipelines, fields and picklists, email and SMS, users and tokens",
-        "the /api/v1 settings endpoints or the `stageflow` command",
-    ),
 }
 
 

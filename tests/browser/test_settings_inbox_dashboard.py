@@ -1,0 +1,152 @@
+"""Settings, inbox and dashboard as a person uses them: lifecycle stages dragged and deleted
+with their contacts moved, a contact's stage set from its conversation, the dashboard's
+numbers, pipeline stages and picklists, users and tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import (
+    AGENT_EMAIL,
+    AGENT_PASSWORD,
+    ConsoleWatch,
+    Server,
+    check_accessibility,
+    screenshot,
+    sign_in,
+)
+
+
+def _api(server: Server, method: str, path: str, **kwargs: Any) -> Any:
+    with server.api() as api:
+        response = api.request(method, path, **kwargs)
+        assert response.is_success, response.text
+        return response.json() if response.content else None
+
+
+def _stages(server: Server) -> list[dict[str, Any]]:
+    found = _api(server, "GET", "/lifecycle/stages")
+    items: list[dict[str, Any]] = found["lifecycle"] + found["lost"]
+    return items
+
+
+def _stage_id(server: Server, name: str) -> int:
+    return next(int(s["id"]) for s in _stages(server) if s["name"] == name)
+
+
+def _names_in_column(page: Page, kind: str) -> list[str]:
+    rows = page.locator(f'.stage-list[data-kind="{kind}"] .stage-row .stage-name')
+    return [text.strip() for text in rows.all_inner_texts()]
+
+
+def _lifecycle_names(server: Server) -> list[str]:
+    ordered = sorted(
+        (s for s in _stages(server) if s["kind"] == "lifecycle"), key=lambda s: s["position"]
+    )
+    return [s["name"] for s in ordered]
+
+
+# lifecycle settings ---------------------------------------------------------------------------
+
+
+def test_reorder_lifecycle_stages_by_dragging_and_the_order_persists(
+    owner_page: Page, server: Server
+) -> None:
+    page = owner_page
+    page.goto("/settings/lifecycle")
+    expect(page.get_by_role("heading", name="Lifecycle", exact=True)).to_be_visible()
+    expect(page.locator("#stage-limit")).to_contain_text(f"{len(_stages(server))} of 20 stages")
+    check_accessibility(page)
+    screenshot(page, "settings-lifecycle")
+
+    before = _names_in_column(page, "lifecycle")
+    assert before == _lifecycle_names(server)
+    moving, onto = before[2], before[0]
+    page.locator(f'.stage-row:has-text("{moving}") .drag-handle').drag_to(
+        page.locator(f'.stage-row:has-text("{onto}")')
+    )
+    expect(page.get_by_role("status")).to_contain_text("Saved the new order")
+    after = _names_in_column(page, "lifecycle")
+    assert after != before and after.index(moving) < before.index(moving), after
+    page.reload()
+    assert _names_in_column(page, "lifecycle") == after
+    assert _lifecycle_names(server) == after
+
+    # the keyboard alternative: "Move … down" keeps the focus on the button it pressed
+    first = after[0]
+    button = page.get_by_role("button", name=f"Move {first} down")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"Moved '{first}' down")
+    expect(page.locator(".stage-list[data-kind=lifecycle] .stage-row").nth(1)).to_contain_text(
+        first
+    )
+    expect(page.get_by_role("button", name=f"Move {first} down")).to_be_focused()
+    assert _lifecycle_names(server)[1] == first
+
+
+def test_add_a_lost_stage_shows_the_services_error_at_the_field(
+    owner_page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 422")  # the form coming back with its error
+    page = owner_page
+    page.goto("/settings/lifecycle")
+    page.locator("section", has_text="Lost stages").get_by_role("button", name="Add stage").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Add a lost stage")
+    dialog.get_by_label("Name").fill("No answer")
+    dialog.get_by_label("Description").fill("Several follow-ups, still no reply.")
+    dialog.get_by_role("button", name="Add stage").click()
+    emoji = dialog.get_by_label("Emoji")
+    expect(emoji).to_have_attribute("aria-invalid", "true")
+    expect(dialog).to_contain_text("A lost stage needs an emoji")
+    expect(emoji).to_be_focused()
+    emoji.fill("💤")
+    dialog.get_by_role("button", name="Add stage").click()
+    expect(page.get_by_role("status")).to_contain_text("Added 'No answer' to the lost stages")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert "No answer" in _names_in_column(page, "lost")[-1]
+
+
+def test_delete_a_used_stage_moves_its_contacts_to_the_chosen_stage(
+    owner_page: Page, server: Server
+) -> None:
+    page = owner_page
+    trial = _api(server, "POST", "/lifecycle/stages", json={"name": "Trial"})["id"]
+    target = _stage_id(server, "Customer")
+    contacts = [
+        _api(server, "POST", "/contacts", json={"name": name, "lifecycle_stage_id": trial})["id"]
+        for name in ("Paola Neri", "Marco Villa")
+    ]
+    page.goto("/settings/lifecycle")
+    row = page.locator(f"#lc-stage-{trial}")
+    row.get_by_label("Actions for Trial").click()
+    row.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Delete 'Trial'?")
+    expect(dialog).to_contain_text("2 contacts use this stage")
+    dialog.get_by_label("Stage to move them to").select_option(label="Customer")
+    check_accessibility(page)
+    screenshot(page, "settings-lifecycle-delete")
+    dialog.get_by_role("button", name="Delete stage").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Deleted 'Trial'; its 2 contacts are now in 'Customer'"
+    )
+    expect(page.locator(f"#lc-stage-{trial}")).to_have_count(0)
+    for contact in contacts:
+        assert _api(server, "GET", f"/contacts/{contact}")["lifecycle_stage_id"] == target
+
+
+def test_an_agent_sees_lifecycle_settings_read_only(page: Page, server: Server) -> None:
+    sign_in(page, AGENT_EMAIL, AGENT_PASSWORD)
+    page.goto("/settings/lifecycle")
+    expect(page.get_by_role("note")).to_contain_text("needs the 'lifecycle.edit' permission")
+    expect(page.get_by_role("button", name="Add stage")).to_have_count(0)
+    expect(page.locator(".drag-handle")).to_have_count(0)
+    expect(page.get_by_label("Show lifecycle stages in the inbox and contacts")).to_be_disabled()
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+    form = {"order": "1", "csrf_token": token}
+    refused = page.request.post("/settings/lifecycle/order", form=form)
+    assert refused.status == 403
