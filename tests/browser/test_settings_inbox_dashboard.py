@@ -4,6 +4,7 @@ numbers, pipeline stages and picklists, users and tokens."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -150,3 +151,95 @@ def test_an_agent_sees_lifecycle_settings_read_only(page: Page, server: Server) 
     form = {"order": "1", "csrf_token": token}
     refused = page.request.post("/settings/lifecycle/order", form=form)
     assert refused.status == 403
+
+
+# inbox ----------------------------------------------------------------------------------------
+
+
+def _inbound(server: Server, address: str, name: str, text: str) -> dict[str, Any]:
+    received: dict[str, Any] = _api(
+        server,
+        "POST",
+        "/messages/inbound",
+        json={"channel": "whatsapp", "address": address, "name": name, "text": text},
+    )
+    return received
+
+
+def _dashboard_row(server: Server, stage_id: int) -> dict[str, Any]:
+    found = _api(server, "GET", "/dashboard/lifecycle")
+    row: dict[str, Any] = next(s for s in found["lifecycle"] if s["id"] == stage_id)
+    return row
+
+
+def test_set_a_contacts_stage_from_its_conversation_moves_the_dashboard_count(
+    owner_page: Page, server: Server
+) -> None:
+    page = owner_page
+    _inbound(server, "+39 333 100 2000", "Giulia Ferri", "Hello, do you install heat pumps?")
+    received = _inbound(
+        server, "+39 333 100 2001", "Luca Moretti", "Hi! Could you send a quote for 6 kW panels?"
+    )
+    conversation = received["conversation"]["id"]
+    new_lead = _stage_id(server, "New Lead")
+    hot_lead = _stage_id(server, "Hot Lead")
+    assert received["contact"]["lifecycle_stage_id"] == new_lead  # the default stage
+
+    page.goto("/inbox")
+    row = page.locator(f"#conv-{conversation}")
+    expect(row).to_contain_text("Luca Moretti")
+    expect(row).to_contain_text("New Lead")
+    expect(row).to_contain_text("Could you send a quote")
+    check_accessibility(page)
+    screenshot(page, "inbox")
+
+    before_new, before_hot = _dashboard_row(server, new_lead), _dashboard_row(server, hot_lead)
+    row.get_by_role("link", name="Luca Moretti").click()
+    expect(page).to_have_url(re.compile(rf"/inbox/{conversation}$"))
+    expect(page.get_by_role("heading", name="Luca Moretti")).to_be_visible()
+    expect(page.locator(".message").last).to_contain_text("6 kW panels")
+    page.get_by_label("Change the stage").select_option(label="Hot Lead")
+    page.get_by_role("button", name="Set stage").click()
+    expect(page.get_by_role("status")).to_contain_text("Luca Moretti is now in 'Hot Lead'")
+    expect(page.locator(".current-stage")).to_have_text("Hot Lead")
+    after_new, after_hot = _dashboard_row(server, new_lead), _dashboard_row(server, hot_lead)
+    assert after_hot["contacts"] == before_hot["contacts"] + 1
+    assert after_hot["open_conversations"] == before_hot["open_conversations"] + 1
+    assert after_new["contacts"] == before_new["contacts"] - 1
+    check_accessibility(page)
+    screenshot(page, "inbox-conversation")
+
+    page.get_by_label("Assign to").select_option(label="Demo Owner (me)")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_role("status")).to_contain_text("Assigned to Demo Owner")
+    page.get_by_role("button", name="Close conversation").click()
+    expect(page.locator(".conv-status")).to_have_text("Closed")
+    assert (
+        _dashboard_row(server, hot_lead)["open_conversations"] == before_hot["open_conversations"]
+    )
+    page.get_by_role("button", name="Reopen").click()
+    expect(page.locator(".conv-status")).to_have_text("Open")
+    page.get_by_role("button", name="Clear the stage").click()
+    expect(page.get_by_role("status")).to_contain_text("Cleared the lifecycle stage")
+    expect(page.locator(".current-stage")).to_have_text("No stage")
+    contact = _api(server, "GET", f"/contacts/{received['contact']['id']}")
+    assert contact["lifecycle_stage_id"] is None
+
+
+def test_snooze_needs_a_future_time_and_shows_it(
+    owner_page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 422")  # the form coming back with its error
+    page = owner_page
+    received = _inbound(server, "+39 333 100 2002", "Sara Galli", "Call me next week please")
+    page.goto(f"/inbox/{received['conversation']['id']}")
+    page.get_by_label("Snooze until").fill("2020-01-01T09:00")
+    page.get_by_role("button", name="Snooze").click()
+    expect(page.locator("#snooze-error")).to_contain_text("The snooze time must be in the future")
+    page.get_by_label("Snooze until").fill("2099-01-05T09:00")
+    page.get_by_role("button", name="Snooze").click()
+    expect(page.locator(".conv-status")).to_contain_text("Snoozed until 5 Jan 2099")
+    page.goto("/inbox?status=snoozed")
+    expect(page.locator(f"#conv-{received['conversation']['id']}")).to_contain_text("Sara Galli")
+    page.goto("/inbox?status=open&who=mine")
+    expect(page.locator(".empty-state, table.inbox")).to_be_visible()

@@ -14,6 +14,7 @@ from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
 from stageflow.entrypoints.web.pages import (
     auth,
     boards,
+    inbox,
     lifecycle_settings,
     record_page,
     records,
@@ -30,7 +31,7 @@ def mount(api: FastAPI, app: App) -> None:
     key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, shell, boards, records, record_page, settings, lifecycle_settings):
+    for module in (auth, shell, boards, records, record_page, settings, lifecycle_settings, inbox):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

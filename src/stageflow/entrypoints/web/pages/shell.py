@@ -17,11 +17,6 @@ COMING = {
         "the contact list with lifecycle stages, segments and CSV import",
         "GET /api/v1/contacts or `stageflow contacts import`",
     ),
-    "inbox": (
-        "Inbox",
-        "conversations with each contact's lifecycle stage",
-        "GET /api/v1/conversations",
-    ),
     "automations": (
         "Automations",
         "workflows, stage rules, lead automation and opportunity types",
