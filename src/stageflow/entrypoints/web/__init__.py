@@ -14,6 +14,7 @@ from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
 from stageflow.entrypoints.web.pages import (
     auth,
     boards,
+    dashboard,
     inbox,
     lifecycle_settings,
     record_page,
@@ -31,7 +32,8 @@ def mount(api: FastAPI, app: App) -> None:
     key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, shell, boards, records, record_page, settings, lifecycle_settings, inbox):
+    more = (settings, lifecycle_settings, inbox, dashboard)  # settings, inbox, dashboard
+    for module in (auth, shell, boards, records, record_page, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

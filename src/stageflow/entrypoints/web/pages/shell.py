@@ -27,11 +27,6 @@ COMING = {
         "every automation run, step by step, and why one did not run",
         "GET /api/v1/runs",
     ),
-    "dashboard": (
-        "Dashboard",
-        "lifecycle counts, pipeline funnels and automation runs per day",
-        "GET /api/v1/dashboard/lifecycle",
-    ),
 }
 
 
