@@ -295,3 +295,90 @@ def test_an_agent_sees_only_their_part_of_the_dashboard(page: Page, server: Serv
     expect(page.get_by_text("need the 'automations.edit' permission")).to_be_visible()
     expect(page.locator("#lifecycle-table")).to_have_count(0)
     expect(page.locator(".funnel").first).to_be_visible()
+
+
+# pipeline settings ----------------------------------------------------------------------------
+
+
+def _pipeline_stages(server: Server, pipeline_id: int) -> list[tuple[str, str]]:
+    pipeline = _api(server, "GET", f"/pipelines/{pipeline_id}")
+    ordered = sorted(pipeline["stages"], key=lambda s: s["position"])
+    return [(s["name"], s["kind"]) for s in ordered]
+
+
+def test_pipeline_stages_are_added_renamed_reordered_and_given_a_kind(
+    owner_page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 422")  # the duplicate name, shown at its field
+    page = owner_page
+    created = _api(
+        server,
+        "POST",
+        "/pipelines",
+        json={
+            "object_type": "deal",
+            "name": "Installations",
+            "stages": [
+                {"name": "Scheduled", "kind": "open"},
+                {"name": "Installed", "kind": "open"},
+                {"name": "Cancelled", "kind": "lost"},
+            ],
+        },
+    )
+    pipeline = created["id"]
+    page.goto("/settings/pipelines")
+    page.get_by_label("Pipeline", exact=True).select_option(label="Deals: Installations")
+    expect(page.get_by_role("heading", name="Installations")).to_be_visible()
+
+    page.get_by_label("New stage", exact=True).fill("Site survey")
+    page.get_by_role("button", name="Add stage").click()
+    expect(page.get_by_role("status")).to_contain_text("Added the stage 'Site survey'")
+    page.get_by_label("New stage", exact=True).fill("scheduled")
+    page.get_by_role("button", name="Add stage").click()
+    expect(page.locator("#new-stage-error")).to_contain_text("Two stages named 'scheduled'")
+    expect(page.get_by_label("New stage", exact=True)).to_be_focused()
+
+    # drag "Site survey" (last) to the top, then one place down with the keyboard
+    rows = page.locator(".pipeline-stages .stage-row")
+    rows.last.locator(".drag-handle").drag_to(rows.first)
+    expect(page.get_by_role("status")).to_contain_text("Moved 'Site survey' to place 1")
+    assert _pipeline_stages(server, pipeline)[0] == ("Site survey", "open")
+    page.get_by_role("button", name="Move Site survey down").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Moved 'Site survey' to place 2")
+    expect(page.get_by_role("button", name="Move Site survey down")).to_be_focused()
+
+    page.get_by_label("Name of stage Installed").fill("Installed and paid")
+    page.get_by_label("Kind of stage Installed").select_option("won")
+    page.locator("#pl-stage-" + str(_stage_of(server, pipeline, "Installed"))).get_by_role(
+        "button", name="Save"
+    ).click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the stage 'Installed and paid'")
+    assert _pipeline_stages(server, pipeline) == [
+        ("Scheduled", "open"),
+        ("Site survey", "open"),
+        ("Installed and paid", "won"),
+        ("Cancelled", "lost"),
+    ]
+    check_accessibility(page)
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    screenshot(page, "settings-pipelines")
+
+
+def _stage_of(server: Server, pipeline_id: int, name: str) -> int:
+    pipeline = _api(server, "GET", f"/pipelines/{pipeline_id}")
+    return int(next(s["id"] for s in pipeline["stages"] if s["name"] == name))
+
+
+def test_a_picklist_gets_a_new_option(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    page.goto("/settings/pipelines")
+    form = page.locator("#picklist-disqualification_reasons")
+    form.get_by_label("Disqualification reasons: new option").fill("Too far away")
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the disqualification reasons")
+    options = _api(server, "GET", "/picklists")["disqualification_reasons"]
+    assert {"value": "too_far_away", "label": "Too far away"} in options
+    expect(form.get_by_label("Disqualification reasons: label of 'too_far_away'")).to_have_value(
+        "Too far away"
+    )

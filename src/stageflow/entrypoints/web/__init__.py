@@ -17,6 +17,7 @@ from stageflow.entrypoints.web.pages import (
     dashboard,
     inbox,
     lifecycle_settings,
+    pipeline_settings,
     record_page,
     records,
     settings,
@@ -32,7 +33,7 @@ def mount(api: FastAPI, app: App) -> None:
     key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    more = (settings, lifecycle_settings, inbox, dashboard)  # settings, inbox, dashboard
+    more = (settings, lifecycle_settings, pipeline_settings, inbox, dashboard)
     for module in (auth, shell, boards, records, record_page, *more):
         api.include_router(module.router, include_in_schema=False)
 
