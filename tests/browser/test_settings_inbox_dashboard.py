@@ -382,3 +382,75 @@ def test_a_picklist_gets_a_new_option(owner_page: Page, server: Server) -> None:
     expect(form.get_by_label("Disqualification reasons: label of 'too_far_away'")).to_have_value(
         "Too far away"
     )
+
+
+# users and tokens -----------------------------------------------------------------------------
+
+
+def test_add_a_user_with_a_password_shown_once_and_sign_in_with_it(
+    owner_page: Page, server: Server, browser: Any, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 422")  # the duplicate email, shown at its field
+    page = owner_page
+    page.goto("/settings/users")
+    expect(page.get_by_role("heading", name="Users & tokens")).to_be_visible()
+    page.get_by_role("button", name="Add user").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Chiara Rossi")
+    dialog.get_by_label("Email").fill(server.email)
+    dialog.get_by_role("button", name="Add user").click()
+    expect(dialog.locator("#user-email-error")).to_contain_text("A user with email")
+    dialog.get_by_label("Email").fill("chiara.rossi@demo.stageflow.local")
+    dialog.get_by_label("Role").select_option("manager")
+    dialog.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("status")).to_contain_text("Added Chiara Rossi as manager")
+    password = page.locator("#new-password").inner_text()
+    assert len(password) >= 12
+    row = page.locator("tr", has_text="chiara.rossi@demo.stageflow.local")
+    expect(row.get_by_label("Role of Chiara Rossi")).to_have_value("manager")
+
+    row.get_by_label("Role of Chiara Rossi").select_option("agent")
+    row.locator("summary").click()
+    row.get_by_label("lifecycle.edit").check()
+    row.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved Chiara Rossi: agent")
+    saved = next(u for u in _api(server, "GET", "/users") if u["email"].startswith("chiara.rossi"))
+    assert saved["role"] == "agent" and saved["permissions"] == ["lifecycle.edit"]
+    page.reload()
+    expect(page.locator("#new-password")).to_have_count(0)  # shown once
+
+    other = browser.new_context(base_url=server.url)
+    try:
+        visitor = other.new_page()
+        sign_in(visitor, "chiara.rossi@demo.stageflow.local", password)
+        visitor.goto("/settings/users")
+        expect(visitor.get_by_role("heading", name="Not allowed")).to_be_visible()
+        expect(visitor.get_by_text("needs the 'users.manage' permission")).to_be_visible()
+        visitor.goto("/settings/lifecycle")  # the extra permission lets her edit stages
+        expect(visitor.get_by_role("button", name="Add stage").first).to_be_visible()
+    finally:
+        other.close()
+
+
+def test_create_a_token_shown_once_and_revoke_it(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    page.goto("/settings/users")
+    page.get_by_label("New token").fill("Website form")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("status")).to_contain_text("Created the token 'Website form'")
+    secret = page.locator("#new-token").inner_text()
+    check_accessibility(page)
+    screenshot(page, "settings-users")
+    import httpx
+
+    me = httpx.get(
+        server.url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    )
+    assert me.status_code == 200
+    page.locator("tr", has_text="Website form").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("Revoked the token")
+    expect(page.locator("tr", has_text="Website form")).to_contain_text("Revoked")
+    again = httpx.get(
+        server.url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    )
+    assert again.status_code == 401

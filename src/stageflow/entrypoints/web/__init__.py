@@ -22,6 +22,7 @@ from stageflow.entrypoints.web.pages import (
     records,
     settings,
     shell,
+    users_settings,
 )
 from stageflow.entrypoints.web.render import HERE, page
 from stageflow.entrypoints.web.session import SessionSigner
@@ -33,7 +34,7 @@ def mount(api: FastAPI, app: App) -> None:
     key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    more = (settings, lifecycle_settings, pipeline_settings, inbox, dashboard)
+    more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
     for module in (auth, shell, boards, records, record_page, *more):
         api.include_router(module.router, include_in_schema=False)
 

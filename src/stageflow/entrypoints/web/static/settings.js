@@ -13,10 +13,13 @@
     }
   });
   document.body.addEventListener("closeDialog", function () {
-    document.querySelectorAll("dialog.settings-dialog[open]").forEach(function (d) { d.close(); });
+    document.querySelectorAll("dialog.settings-dialog[open]").forEach(function (d) {
+      d.close();
+      d.querySelectorAll("form").forEach(function (f) { f.reset(); });
+    });
   });
   document.addEventListener("close", function (event) {
-    if (event.target.matches && event.target.matches("dialog.settings-dialog")) {
+    if (event.target.matches && event.target.matches("dialog[data-filled-by-htmx]")) {
       event.target.innerHTML = "";
     }
   }, true);
