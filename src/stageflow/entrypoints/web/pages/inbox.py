@@ -32,7 +32,8 @@ from stageflow.entrypoints.web.pages.htmx_helpers import (
 )
 from stageflow.entrypoints.web.render import page
 from stageflow.services.commands import SetLifecycleStage, UpdateConversation
-from stageflow.services.crm import conversations, lifecycle, records
+from stageflow.services.crm import conversations, lifecycle, lifecycle_dashboard, records
+from stageflow.services.unit_of_work import UnitOfWork
 
 router = APIRouter()
 CSRF = [Depends(require_csrf)]
@@ -111,6 +112,7 @@ def inbox_page(
             names = users_by_id(uow, user.principal.workspace_id)
             zone = workspace_zone(uow, user.principal.workspace_id)
             now = uow.clock.now()
+            counts = _counts(uow, user)
     except StageflowError as exc:
         return refused_page(request, user, exc)
     rows = []
@@ -140,9 +142,25 @@ def inbox_page(
         "lifecycle_enabled": enabled,
         "statuses": STATUSES,
         "who": WHO,
+        "counts": counts,
     }
     name = "partials/inbox_list.html" if is_htmx(request) else "inbox.html"
     return page(request, name, context, user=user, active="/inbox")
+
+
+def _counts(uow: UnitOfWork, user: WebUser) -> dict[str, int]:
+    """Open, snoozed and unassigned conversations of the whole workspace: the dashboard's
+    live counts summed over the stages (so the two always agree). Only for those who see
+    every record, as the dashboard is."""
+    if not user.principal.has(Permission.RECORDS_READ_ALL):
+        return {}
+    figures = lifecycle_dashboard.dashboard(uow, user.principal)
+    rows = [*figures["lifecycle"], *figures["lost"], figures["no_stage"]]
+    return {
+        "open": sum(r["open_conversations"] for r in rows),
+        "snoozed": sum(r["snoozed_conversations"] for r in rows),
+        "unassigned": sum(r["unassigned_conversations"] for r in rows),
+    }
 
 
 def _preview(text: str) -> str:
