@@ -140,7 +140,10 @@ def test_delete_a_used_stage_moves_its_contacts_to_the_chosen_stage(
         assert _api(server, "GET", f"/contacts/{contact}")["lifecycle_stage_id"] == target
 
 
-def test_an_agent_sees_lifecycle_settings_read_only(page: Page, server: Server) -> None:
+def test_an_agent_sees_settings_read_only_or_refused(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 403")  # the users page refuses an agent
     sign_in(page, AGENT_EMAIL, AGENT_PASSWORD)
     page.goto("/settings/lifecycle")
     expect(page.get_by_role("note")).to_contain_text("needs the 'lifecycle.edit' permission")
@@ -151,6 +154,14 @@ def test_an_agent_sees_lifecycle_settings_read_only(page: Page, server: Server) 
     form = {"order": "1", "csrf_token": token}
     refused = page.request.post("/settings/lifecycle/order", form=form)
     assert refused.status == 403
+    check_accessibility(page)
+
+    page.goto("/settings/pipelines")  # read-only as well
+    expect(page.get_by_text("needs the 'pipelines.edit' permission")).to_be_visible()
+    expect(page.get_by_role("button", name="Add stage")).to_have_count(0)
+    expect(page.get_by_text("needs the 'picklists.edit' permission")).to_be_visible()
+    page.goto("/settings/users")  # refused: owners and admins only
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
 
 
 # inbox ----------------------------------------------------------------------------------------
@@ -461,3 +472,35 @@ def test_create_a_token_shown_once_and_revoke_it(owner_page: Page, server: Serve
         server.url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10
     )
     assert again.status_code == 401
+
+
+def test_set_as_default_and_hide_lifecycle(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    _inbound(server, "+39 333 100 2004", "Franco Bassi", "Buongiorno")
+    page.goto("/settings/lifecycle")
+    row = page.locator(f"#lc-stage-{_stage_id(server, 'Hot Lead')}")
+    row.get_by_label("Actions for Hot Lead").click()
+    row.get_by_role("button", name="Set as default").click()
+    expect(page.get_by_role("status")).to_contain_text("New contacts now start in 'Hot Lead'")
+    expect(page.locator(f"#lc-stage-{_stage_id(server, 'Hot Lead')} .badge")).to_have_text(
+        "Default"
+    )
+    assert _api(server, "GET", "/lifecycle/stages")["default_stage_id"] == _stage_id(
+        server, "Hot Lead"
+    )
+    row = page.locator(f"#lc-stage-{_stage_id(server, 'New Lead')}")
+    row.get_by_label("Actions for New Lead").click()
+    row.get_by_role("button", name="Set as default").click()
+    expect(page.get_by_role("status")).to_contain_text("New contacts now start in 'New Lead'")
+
+    switch = page.get_by_label("Show lifecycle stages in the inbox and contacts")
+    switch.uncheck()
+    expect(page.get_by_role("status")).to_contain_text("Lifecycle is hidden")
+    assert _api(server, "GET", "/me")["workspace"]["settings"]["lifecycle_enabled"] is False
+    page.goto("/inbox")
+    expect(page.get_by_role("columnheader", name="Lifecycle stage")).to_have_count(0)
+    page.goto("/settings/lifecycle")
+    page.get_by_label("Show lifecycle stages in the inbox and contacts").check()
+    expect(page.get_by_role("status")).to_contain_text("Lifecycle is shown")
+    page.goto("/inbox")
+    expect(page.get_by_role("columnheader", name="Lifecycle stage")).to_be_visible()
