@@ -244,6 +244,10 @@ def test_set_a_contacts_stage_from_its_conversation_moves_the_dashboard_count(
     expect(page.locator(".current-stage")).to_have_text("No stage")
     contact = _api(server, "GET", f"/contacts/{received['contact']['id']}")
     assert contact["lifecycle_stage_id"] is None
+    timeline = _api(server, "GET", f"/contacts/{contact['id']}/timeline")["items"]
+    changes = [e for e in timeline if e["type"] == "LifecycleChanged" and e["source"] == "ui"]
+    assert len(changes) == 2, changes  # set to Hot Lead, then cleared, by the user in the app
+    assert all(e["actor"]["kind"] == "user" for e in changes)
 
 
 def test_snooze_needs_a_future_time_and_shows_it(
