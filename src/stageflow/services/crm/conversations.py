@@ -35,6 +35,7 @@ from stageflow.services.commands import (
 from stageflow.services.crm import records
 from stageflow.services.crm.activities import log_activity
 from stageflow.services.crm.records import field_context
+from stageflow.services.pagination import Page, check_limit, decode_cursor, page_of
 from stageflow.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -361,3 +362,73 @@ def _visible(principal: Principal, conversation: Conversation, contact: Record) 
     return principal.can_see_owner(contact.owner_id) or conversation.assignee_id == (
         principal.user_id
     )
+
+
+# reading: the inbox ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A conversation as the inbox lists it: its contact's name and stage, its last message."""
+
+    conversation: Conversation
+    contact_name: str
+    lifecycle_stage_id: int | None
+    last_message: Any | None
+
+    @property
+    def id(self) -> int:
+        assert self.conversation.id is not None
+        return self.conversation.id
+
+
+def inbox(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    status: ConversationStatus | None,
+    mine: bool = False,
+    unassigned: bool = False,
+    lifecycle_stage_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[InboxRow]:
+    """Conversations newest first, as `GET /conversations` lists them (an agent sees those of
+    their own and unowned contacts, and those assigned to them), each with its last message."""
+    check_limit(limit)
+    ws = principal.workspace_id
+    rows = uow.conversations.list(
+        ws,
+        status=status,
+        assignee_id=principal.user_id if mine else None,
+        unassigned=unassigned,
+        lifecycle_stage_id=lifecycle_stage_id,
+        visible_to=None if principal.has(Permission.RECORDS_READ_ALL) else principal.user_id,
+        before_id=decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    last = uow.conversations.last_messages(ws, [c.id for c, _ in rows if c.id is not None])
+    return page_of(
+        [
+            InboxRow(c, row.contact_name, row.lifecycle_stage_id, last.get(c.id or 0))
+            for c, row in rows
+        ],
+        limit,
+    )
+
+
+def messages(
+    uow: UnitOfWork,
+    principal: Principal,
+    conversation_id: int,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Any]:
+    """A conversation's messages, newest first (not found if the caller may not see it)."""
+    check_limit(limit)
+    get(uow, principal, conversation_id)
+    rows = uow.conversations.messages(
+        principal.workspace_id, conversation_id, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    return page_of(rows, limit)

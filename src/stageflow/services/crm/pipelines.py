@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+
+from stageflow.adapters.db import tables as t
 from stageflow.domain.errors import Conflict, NotFound, ValidationFailed
 from stageflow.domain.events import Actor, EventType
 from stageflow.domain.fields import FieldDef, FieldType, validate_key
-from stageflow.domain.pipelines import Pipeline, Stage
+from stageflow.domain.pipelines import Pipeline, Stage, StageKind
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
 from stageflow.domain.references import RefKind, field_key
 from stageflow.domain.users import Permission, Principal
@@ -343,3 +348,46 @@ def _renumber(uow: UnitOfWork, ordered: list[Stage], always: set[int] | None = N
         if stage.position != position or (always and stage.id in always):
             stage.position = position
             uow.pipelines.update_stage(stage)
+
+
+# the dashboard's figures ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How many records entered a won (or lost) stage, and their amounts per currency."""
+
+    count: int = 0
+    amounts: dict[str, float] = field(default_factory=dict)
+
+
+def outcomes_since(
+    uow: UnitOfWork, principal: Principal, pipeline: Pipeline, since: datetime
+) -> dict[StageKind, Outcome]:
+    """Won and lost since ``since``: records of the pipeline now in a won or lost stage that
+    they entered after it. An agent counts only their own and unowned records."""
+    kinds = {s.id: s.kind for s in pipeline.stages if s.kind is not StageKind.OPEN}
+    found = {StageKind.WON: Outcome(), StageKind.LOST: Outcome()}
+    if not kinds:
+        return found
+    c = t.records.c
+    where = [
+        c.workspace_id == principal.workspace_id,
+        c.pipeline_id == pipeline.id,
+        c.stage_id.in_(list(kinds)),
+        c.stage_entered_at >= since,
+    ]
+    if not principal.has(Permission.RECORDS_READ_ALL):
+        where.append((c.owner_id == principal.user_id) | c.owner_id.is_(None))
+    currency = c.fields["currency"].as_string()
+    rows = uow.connection.execute(
+        select(c.stage_id, currency, func.count(), func.sum(c.fields["amount"].as_float()))
+        .where(*where)
+        .group_by(c.stage_id, currency)
+    )
+    for stage_id, cur, count, total in rows:
+        entry = found[kinds[stage_id]]
+        entry.count += count
+        if total is not None:
+            entry.amounts[cur or ""] = entry.amounts.get(cur or "", 0.0) + float(total)
+    return found

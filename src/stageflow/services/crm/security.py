@@ -15,6 +15,11 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def new_password() -> str:
+    """A password to hand to a new user once (16 characters, about 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
 def hash_token(token: str) -> str:
     """Tokens are long and random, so one SHA-256 is enough; only the hash is stored."""
     return hashlib.sha256(token.encode()).hexdigest()

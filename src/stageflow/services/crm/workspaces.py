@@ -359,3 +359,29 @@ def check_one_line(value: str | None, field: str) -> None:
     """A header value must not span lines."""
     if value is not None and any(c in value for c in "\r\n"):
         raise ValidationFailed(f"the {field} value is one line", field=field)
+
+
+# reading: users and tokens ------------------------------------------------------------------
+
+
+def list_users(uow: UnitOfWork, principal: Principal) -> list[Any]:
+    """The workspace's users (as `GET /users` lists them)."""
+    return list(uow.users.list(principal.workspace_id))
+
+
+def list_tokens(uow: UnitOfWork, principal: Principal) -> list[Any]:
+    """API tokens, never their secrets: all of them with 'tokens.manage', else the caller's."""
+    rows = list(uow.tokens.list(principal.workspace_id))
+    if not principal.has(Permission.TOKENS_MANAGE):
+        rows = [r for r in rows if r.user_id == principal.user_id]
+    return rows
+
+
+def token_targets(uow: UnitOfWork, principal: Principal) -> list[Any]:
+    """The users the caller may create a token for: themselves, and with 'tokens.manage'
+    every active user who does not outrank them (see ``issue_token``)."""
+    rows = list_users(uow, principal)
+    if not principal.has(Permission.TOKENS_MANAGE):
+        return [r for r in rows if r.id == principal.user_id]
+    mine = ROLE_RANK[principal.role]
+    return [r for r in rows if r.active and ROLE_RANK[Role(r.role)] <= mine]

@@ -4,7 +4,11 @@ why; retrying a failed run from its failed step; cancelling a waiting run; manua
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+
+from sqlalchemy import or_, select
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.repositories.outbox import FAILED
@@ -287,3 +291,67 @@ def _targets(
                 f"the segment has more than {MAX_MANUAL_START} records", field="segment"
             )
     return found
+
+
+# the dashboard's figures ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunDay:
+    """Runs of one day (workspace time zone): finished as completed or failed that day, and
+    started that day and still waiting."""
+
+    day: date
+    completed: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+def runs_per_day(uow: UnitOfWork, principal: Principal, *, days: int, zone: tzinfo) -> list[RunDay]:
+    """The last ``days`` days, oldest first, today included (needs 'automations.edit', as the
+    run list does)."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    now = uow.clock.now()
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time.min, zone)
+    r = t.runs.c
+    rows = uow.connection.execute(
+        select(r.status, r.created_at, r.finished_at).where(
+            r.workspace_id == principal.workspace_id,
+            r.status.in_(("completed", "failed", "waiting")),
+            or_(r.created_at >= since, r.finished_at >= since),
+        )
+    )
+    counts: dict[date, dict[str, int]] = {
+        first + timedelta(days=n): {"completed": 0, "failed": 0, "waiting": 0} for n in range(days)
+    }
+    for status, created_at, finished_at in rows:
+        moment = created_at if status == "waiting" else (finished_at or created_at)
+        day = moment.astimezone(zone).date()
+        if day in counts:
+            counts[day][status] += 1
+    return [RunDay(day, **values) for day, values in sorted(counts.items())]
+
+
+def latest_failures(uow: UnitOfWork, principal: Principal, limit: int = 5) -> list[Any]:
+    """The newest failed runs, each with its automation's name."""
+    principal.require(Permission.AUTOMATIONS_EDIT)
+    r, a = t.runs.c, t.automations.c
+    return list(
+        uow.connection.execute(
+            select(
+                r.id,
+                r.record_id,
+                r.error,
+                r.failed_step,
+                r.finished_at,
+                r.updated_at,
+                a.name.label("automation_name"),
+            )
+            .join(t.automations, a.id == r.automation_id)
+            .where(r.workspace_id == principal.workspace_id, r.status == "failed")
+            .order_by(r.id.desc())
+            .limit(limit)
+        )
+    )

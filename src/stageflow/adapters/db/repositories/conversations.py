@@ -206,6 +206,21 @@ class ConversationRepository:
             query = query.where(m.id < before_id)
         return builtins.list(self.conn.execute(query))
 
+    def last_messages(
+        self, workspace_id: int, conversation_ids: builtins.list[int]
+    ) -> dict[int, Any]:
+        """The newest message of each conversation (one query, by the conversation index)."""
+        if not conversation_ids:
+            return {}
+        m = t.messages.c
+        newest = (
+            select(func.max(m.id))
+            .where(m.workspace_id == workspace_id, m.conversation_id.in_(conversation_ids))
+            .group_by(m.conversation_id)
+        )
+        rows = self.conn.execute(select(t.messages).where(m.id.in_(newest)))
+        return {row.conversation_id: row for row in rows}
+
 
 def _values(c: Conversation) -> dict[str, Any]:
     return {

@@ -17,11 +17,6 @@ COMING = {
         "the contact list with lifecycle stages, segments and CSV import",
         "GET /api/v1/contacts or `stageflow contacts import`",
     ),
-    "inbox": (
-        "Inbox",
-        "conversations with each contact's lifecycle stage",
-        "GET /api/v1/conversations",
-    ),
     "automations": (
         "Automations",
         "workflows, stage rules, lead automation and opportunity types",
@@ -31,16 +26,6 @@ COMING = {
         "Runs",
         "every automation run, step by step, and why one did not run",
         "GET /api/v1/runs",
-    ),
-    "dashboard": (
-        "Dashboard",
-        "lifecycle counts, pipeline funnels and automation runs per day",
-        "GET /api/v1/dashboard/lifecycle",
-    ),
-    "settings": (
-        "Settings",
-        "lifecycle, pipelines, fields and picklists, email and SMS, users and tokens",
-        "the /api/v1 settings endpoints or the `stageflow` command",
     ),
 }
 
