@@ -103,11 +103,13 @@ def test_drag_a_deal_to_proposal_records_the_stage_change_by_that_user(
     screenshot(page, "deal-board")
 
     proposal_head = page.locator(f"#col-head-{stages['Proposal']} .count")
-    before = int(proposal_head.inner_text())
+    new_head = page.locator(f"#col-head-{stages['New']} .count")
+    before, new_before = int(proposal_head.inner_text()), int(new_head.inner_text())
     card.drag_to(_column(page, stages["Proposal"]))
     expect(page.get_by_role("status")).to_contain_text(f"'{name}' is now in Proposal")
     expect(_column(page, stages["Proposal"]).locator(f"#card-{deal['id']}")).to_be_visible()
     expect(proposal_head).to_have_text(str(before + 1))
+    expect(new_head).to_have_text(str(new_before - 1))
 
     with server.api() as api:
         timeline = api.get(f"/deals/{deal['id']}/timeline").json()["items"]
