@@ -200,6 +200,15 @@ def move(
 
 
 def _refused(request: Request, slug: str, message: str, status: int) -> Response:
+    """The move did not happen. To the page this is an answer like any other (200: the
+    browser logs no failed request), which swaps nothing and tells it, through the
+    ``moveRefused`` event, to put the card back and say why; ``X-Refused`` keeps the HTTP
+    status the API would give (409, 403, 422, ...) for logs and tests."""
     if not is_htmx(request):
         return RedirectResponse(f"/boards/{slug}", status_code=303)
-    return Response(message, status_code=status, media_type="text/plain")
+    headers = {
+        "HX-Reswap": "none",
+        "HX-Trigger": json.dumps({"moveRefused": message}),
+        "X-Refused": str(status),
+    }
+    return Response(status_code=200, headers=headers)
