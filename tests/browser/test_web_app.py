@@ -142,6 +142,7 @@ def test_drop_a_lead_on_disqualified_asks_for_the_reason(owner_page: Page, serve
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Move to Disqualified?")
     dialog.get_by_label("Disqualification reason").select_option(label="No budget")
+    expect(_column(page, stages["Disqualified"]).locator(card)).to_be_visible()
     screenshot(page, "lead-board-disqualify")
     dialog.get_by_role("button", name="Move").click()
     expect(_column(page, stages["Disqualified"]).locator(f"#card-{lead['id']}")).to_be_visible()

@@ -136,6 +136,8 @@
     moveCard(card, form.querySelector('[name="stage_id"]').value, function () { card.focus(); });
   });
 
+  var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
   function initBoard(root) {
     if (typeof Sortable === "undefined") return;
     var lists = root.querySelectorAll ? root.querySelectorAll(".cards") : [];
@@ -147,7 +149,7 @@
         draggable: ".card",
         filter: "select, button, summary, input, a",
         preventOnFilter: false,
-        animation: 120,
+        animation: reducedMotion ? 0 : 120,
         onEnd: function (evt) {
           if (evt.from === evt.to) return;
           moveCard(evt.item, evt.to.dataset.stageId, putBack(evt.item, evt.from, evt.oldIndex));
