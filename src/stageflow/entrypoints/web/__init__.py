@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from stageflow.bootstrap import App
@@ -33,11 +33,13 @@ def mount(api: FastAPI, app: App) -> None:
         return RedirectResponse(target, status_code=303)
 
     @api.exception_handler(CsrfRefused)
-    async def csrf_refused(request: Request, _: CsrfRefused) -> HTMLResponse:
+    async def csrf_refused(request: Request, _: CsrfRefused) -> Response:
         message = (
             "This form is out of date (its security token is missing or expired). "
             "Go back, reload the page and try again."
         )
+        if request.headers.get("HX-Request") == "true":
+            return Response(message, status_code=403, media_type="text/plain")
         return page(
             request, "error.html", {"title": "Refused", "message": message}, user=None, status=403
         )
