@@ -11,7 +11,14 @@ from fastapi.staticfiles import StaticFiles
 
 from stageflow.bootstrap import App
 from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
-from stageflow.entrypoints.web.pages import auth, boards, record_page, records, shell
+from stageflow.entrypoints.web.pages import (
+    auth,
+    boards,
+    contacts,
+    record_page,
+    records,
+    shell,
+)
 from stageflow.entrypoints.web.render import HERE, page
 from stageflow.entrypoints.web.session import SessionSigner
 from stageflow.entrypoints.web.throttle import SignInThrottle
@@ -22,7 +29,7 @@ def mount(api: FastAPI, app: App) -> None:
     key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, shell, boards, records, record_page):
+    for module in (auth, shell, boards, records, record_page, contacts):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)
