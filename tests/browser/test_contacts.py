@@ -70,10 +70,13 @@ def test_filter_change_a_stage_and_save_and_apply_a_segment(
     expect(_row(page, "Jan Nowak")).to_have_count(1)
     expect(_row(page, "Maria Rossi")).to_have_count(0)
 
-    # Save it as a segment, clear the stage filter, then apply the segment.
+    # Save it as a segment (it is then the chosen one); show all contacts again, then apply
+    # the segment.
     page.get_by_label("Segment name").fill("Customers (browser test)")
     page.get_by_role("button", name="Save as segment").click()
     expect(page.locator("#toasts")).to_contain_text("Saved segment 'Customers (browser test)'")
+    expect(page.locator("#segment-select option:checked")).to_have_text("Customers (browser test)")
+    page.locator("#segment-select").select_option(value="")
     page.locator("#contact-stage").select_option(value="")
     expect(_row(page, "Maria Rossi")).to_have_count(1)
     page.locator("#segment-select").select_option(label="Customers (browser test)")

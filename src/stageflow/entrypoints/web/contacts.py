@@ -111,9 +111,7 @@ def rows_of(
 
 
 def segments_of(uow: UnitOfWork, workspace_id: int) -> list[Any]:
-    return [
-        s for s in uow.segments.list(workspace_id) if s.object_type == ObjectType.CONTACT.value
-    ]
+    return [s for s in uow.segments.list(workspace_id) if s.object_type == ObjectType.CONTACT.value]
 
 
 def contact_filter(uow: UnitOfWork, user: WebUser, filters: ContactFilters) -> Filter | None:
@@ -151,4 +149,3 @@ def list_page(
 
 def stages_by_id(uow: UnitOfWork, user: WebUser) -> dict[int, LifecycleStage]:
     return {s.id: s for s in list_stages(uow, user.principal) if s.id is not None}
-

@@ -109,7 +109,9 @@ def set_stage(
     return response
 
 
-@router.post("/contacts/segments", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
+@router.post(
+    "/contacts/segments", dependencies=[Depends(require_csrf)], response_class=HTMLResponse
+)
 def save_segment(
     request: Request,
     name: Annotated[str, Form()] = "",
