@@ -3,6 +3,7 @@
 process, no network) for the demo workspace plus N generated deals (default 10,000).
 
     .venv/bin/python scripts/measure_board.py [--deals 10000] [--repeat 20]
+        [--database-url postgresql+psycopg://USER@HOST/EMPTY_DATABASE]
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = bootstrap(Settings(data_dir=Path(tmp)), migrate=True)
+        settings = Settings(data_dir=Path(tmp), database_url=args.database_url)
+        app = bootstrap(settings, migrate=True)
         with app.uow() as uow:
             new, password = create_demo_workspace(uow)
             uow.commit()

@@ -213,7 +213,9 @@ def console() -> ConsoleWatch:
 
 @pytest.fixture
 def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 860})
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1360, "height": 860}, reduced_motion="reduce"
+    )
     context.set_default_timeout(10_000)
     try:
         yield context

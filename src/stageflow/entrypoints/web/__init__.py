@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from stageflow.bootstrap import App
@@ -14,6 +14,7 @@ from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
 from stageflow.entrypoints.web.pages import (
     auth,
     boards,
+    contacts,
     dashboard,
     inbox,
     lifecycle_settings,
@@ -35,7 +36,7 @@ def mount(api: FastAPI, app: App) -> None:
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
-    for module in (auth, shell, boards, records, record_page, *more):
+    for module in (auth, shell, boards, records, record_page, contacts, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)
@@ -46,11 +47,13 @@ def mount(api: FastAPI, app: App) -> None:
         return RedirectResponse(target, status_code=303)
 
     @api.exception_handler(CsrfRefused)
-    async def csrf_refused(request: Request, _: CsrfRefused) -> HTMLResponse:
+    async def csrf_refused(request: Request, _: CsrfRefused) -> Response:
         message = (
             "This form is out of date (its security token is missing or expired). "
             "Go back, reload the page and try again."
         )
+        if request.headers.get("HX-Request") == "true":
+            return Response(message, status_code=403, media_type="text/plain")
         return page(
             request, "error.html", {"title": "Refused", "message": message}, user=None, status=403
         )

@@ -284,11 +284,12 @@ def list_page(
     uow: UnitOfWork,
     user: WebUser,
     object_type: ObjectType,
-    pipeline: Pipeline,
     filters: BoardFilters,
     cursor: str | None,
-) -> tuple[list[Card], str | None]:
-    """One page of the list view: the pipeline's records, newest first."""
+) -> tuple[Board, list[Card], str | None]:
+    """The list view: the board's header data (no columns), one page of the pipeline's
+    records, newest first, and the cursor of the next page."""
+    pipelines, pipeline = pipeline_of(uow, user, object_type, filters.pipeline_id)
     page = list_records(
         uow,
         user.principal,
@@ -301,4 +302,15 @@ def list_page(
         limit=LIST_PAGE,
     )
     names = users_by_id(uow, user.principal.workspace_id)
-    return cards_of(uow, page.items, pipeline, names), page.next_cursor
+    board = Board(
+        object_type=object_type,
+        slug=object_type.value,
+        title=TITLES[object_type],
+        pipelines=pipelines,
+        pipeline=pipeline,
+        filters=filters,
+        owners=sorted(names.items(), key=lambda item: item[1].lower()),
+        columns=[],
+        lost_reasons=[],
+    )
+    return board, cards_of(uow, page.items, pipeline, names), page.next_cursor

@@ -4,7 +4,7 @@ card through the same ``move_record`` command the API uses, and a paged list vie
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,9 +35,15 @@ def is_htmx(request: Request) -> bool:
     )
 
 
-def _not_found(request: Request, user: WebUser, exc: StageflowError) -> HTMLResponse:
+def error_page(request: Request, user: WebUser, exc: StageflowError) -> HTMLResponse:
+    """A refusal from the service layer as a page, in its words."""
+    title = {404: "Not found", 403: "Not allowed"}.get(exc.status, "That did not work")
     return page(
-        request, "error.html", {"title": "Not found", "message": exc.message}, user=user, status=404
+        request,
+        "error.html",
+        {"title": title, "message": exc.message},
+        user=user,
+        status=exc.status,
     )
 
 
@@ -56,39 +62,23 @@ def board_page(
     try:
         object_type = boards.board_type(slug)
         with user.uow(read_only=True) as uow:
-            board = boards.load_board(uow, user, object_type, filters) if view != "list" else None
-            rows: list[boards.Card] = []
-            next_cursor: str | None = None
-            if board is None:
-                pipelines, chosen = boards.pipeline_of(uow, user, object_type, filters.pipeline_id)
-                rows, next_cursor = boards.list_page(
-                    uow, user, object_type, chosen, filters, cursor
-                )
-                names = boards.users_by_id(uow, user.principal.workspace_id)
+            context: dict[str, Any]
+            if view == "list":
+                board, rows, next_cursor = boards.list_page(uow, user, object_type, filters, cursor)
+                context = {
+                    "board": board,
+                    "view": "list",
+                    "rows": rows,
+                    "next_cursor": next_cursor,
+                    "first_page": cursor is None,
+                }
+                partial = "partials/list_body.html"
+            else:
+                board = boards.load_board(uow, user, object_type, filters)
+                context = {"board": board, "view": "board"}
+                partial = "partials/board_body.html"
     except StageflowError as exc:
-        return _not_found(request, user, exc)
-    if board is not None:
-        context = {"board": board, "view": "board"}
-        partial = "partials/board_body.html"
-    else:
-        context = {
-            "board": boards.Board(
-                object_type=object_type,
-                slug=slug,
-                title=boards.TITLES[object_type],
-                pipelines=pipelines,
-                pipeline=chosen,
-                filters=filters,
-                owners=sorted(names.items(), key=lambda item: item[1].lower()),
-                columns=[],
-                lost_reasons=[],
-            ),
-            "view": "list",
-            "rows": rows,
-            "next_cursor": next_cursor,
-            "first_page": cursor is None,
-        }
-        partial = "partials/list_body.html"
+        return error_page(request, user, exc)
     name = partial if is_htmx(request) else "board.html"
     return page(request, name, context, user=user, active=f"/boards/{slug}")
 
@@ -149,7 +139,7 @@ def move(
     try:
         object_type = boards.board_type(slug)
         with user.uow() as uow:
-            before = get_visible(uow, user.principal, object_type, record_id)
+            previous_stage = get_visible(uow, user.principal, object_type, record_id).stage_id
             fields = (
                 {"disqualification_reason": reason}
                 if reason and object_type is ObjectType.LEAD
@@ -174,7 +164,7 @@ def move(
                 object_type,
                 chosen,
                 filters,
-                {s for s in (before.stage_id, record.stage_id) if s},
+                {s for s in (previous_stage, record.stage_id) if s},
             )
     except StaleVersion as exc:
         message = (
@@ -210,6 +200,15 @@ def move(
 
 
 def _refused(request: Request, slug: str, message: str, status: int) -> Response:
+    """The move did not happen. To the page this is an answer like any other (200: the
+    browser logs no failed request), which swaps nothing and tells it, through the
+    ``moveRefused`` event, to put the card back and say why; ``X-Refused`` keeps the HTTP
+    status the API would give (409, 403, 422, ...) for logs and tests."""
     if not is_htmx(request):
         return RedirectResponse(f"/boards/{slug}", status_code=303)
-    return Response(message, status_code=status, media_type="text/plain")
+    headers = {
+        "HX-Reswap": "none",
+        "HX-Trigger": json.dumps({"moveRefused": message}),
+        "X-Refused": str(status),
+    }
+    return Response(status_code=200, headers=headers)

@@ -14,6 +14,7 @@ from stageflow.domain.records import ObjectType
 from stageflow.entrypoints.web import timeline
 from stageflow.entrypoints.web.auth import WebUser, initials, signed_in_user
 from stageflow.entrypoints.web.board import TITLES, parse_id, users_by_id
+from stageflow.entrypoints.web.pages.boards import error_page
 from stageflow.entrypoints.web.render import due_text, money, page
 from stageflow.services.crm import records as service
 from stageflow.services.crm.activities import list_activities
@@ -110,14 +111,7 @@ def _record_page(plural: str) -> None:
                     else None,
                 }
         except StageflowError as exc:
-            title = "Not found" if exc.status == 404 else "Refused"
-            return page(
-                request,
-                "error.html",
-                {"title": title, "message": exc.message},
-                user=user,
-                status=exc.status,
-            )
+            return error_page(request, user, exc)
         active = f"/boards/{object_type.value}" if object_type.has_pipeline else f"/{plural}"
         return page(request, "record.html", context, user=user, active=active)
 

@@ -116,8 +116,7 @@ def create(
             "partials/new_record_form.html",
             {"board": board, "errors": errors, "values": values},
             user=user,
-            status=422,
-        )
+        )  # 200: the form is the answer, with each error at its field
     if not is_htmx(request):
         return RedirectResponse(f"/boards/{slug}", status_code=303)
     stage = next(s for s in chosen.stages if s.id == record.stage_id)

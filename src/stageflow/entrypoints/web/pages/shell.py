@@ -12,11 +12,6 @@ router = APIRouter()
 
 # Screens of issue 14 not built yet: what each will do, and what to use until then.
 COMING = {
-    "contacts": (
-        "Contacts",
-        "the contact list with lifecycle stages, segments and CSV import",
-        "GET /api/v1/contacts or `stageflow contacts import`",
-    ),
     "automations": (
         "Automations",
         "workflows, stage rules, lead automation and opportunity types",

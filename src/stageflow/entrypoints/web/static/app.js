@@ -26,24 +26,24 @@
     toast(event.detail.value);
   });
 
-  // A refused request (stale version, no permission): say why, swap nothing, and let the
-  // caller put things back. Handled here so htmx does not treat it as a failure.
-  var pending = new Map();
+  // A request the server answered with an error status (the session expired mid-page, the
+  // CSRF token is stale): say why and swap nothing, so htmx does not treat it as a crash.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
     if (xhr.status < 400) return;
-    if (xhr.status === 422 && event.detail.target.matches("form[data-inline-errors]")) {
-      event.detail.shouldSwap = true;  // the form comes back with each error at its field
-      event.detail.isError = false;
-      return;
-    }
     event.detail.shouldSwap = false;
     event.detail.isError = false;
     var type = xhr.getResponseHeader("Content-Type") || "";
     toast(type.indexOf("text/plain") === 0 ? xhr.responseText : "That did not work (" + xhr.status + "). Reload the page and try again.", "error");
-    var target = event.detail.target;
-    var undo = target && pending.get(target);
-    if (undo) { pending.delete(target); undo(); }
+  });
+
+  // A move the server refused (stale version, no permission): the card goes back.
+  var pending = new Map();
+  document.body.addEventListener("moveRefused", function (event) {
+    toast(event.detail.value, "error");
+    var card = event.target.closest && event.target.closest(".card");
+    var undo = card && pending.get(card);
+    if (undo) { pending.delete(card); undo(); }
   });
 
   // Dialogs: a button names the dialog it opens; "Cancel" closes the one it is in.
@@ -115,7 +115,7 @@
       var id = card.id;
       var hadFocus = card.contains(document.activeElement);
       htmx.ajax("POST", "/boards/" + body.dataset.slug + "/move", {
-        target: card, swap: "delete", values: values
+        source: card, target: card, swap: "delete", values: values
       }).then(function () {
         pending.delete(card);
         var moved = document.getElementById(id);
@@ -136,6 +136,8 @@
     moveCard(card, form.querySelector('[name="stage_id"]').value, function () { card.focus(); });
   });
 
+  var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
   function initBoard(root) {
     if (typeof Sortable === "undefined") return;
     var lists = root.querySelectorAll ? root.querySelectorAll(".cards") : [];
@@ -147,7 +149,7 @@
         draggable: ".card",
         filter: "select, button, summary, input, a",
         preventOnFilter: false,
-        animation: 120,
+        animation: reducedMotion ? 0 : 120,
         onEnd: function (evt) {
           if (evt.from === evt.to) return;
           moveCard(evt.item, evt.to.dataset.stageId, putBack(evt.item, evt.from, evt.oldIndex));
