@@ -50,7 +50,7 @@ def contacts_page(
             }
     except StageflowError as exc:
         if is_htmx(request):
-            return _refused(exc.message, exc.status)
+            return _refused(request, user, exc.message, exc.status)
         return error_page(request, user, exc)
     name = "partials/contacts_body.html" if is_htmx(request) else "contacts.html"
     return page(request, name, context, user=user, active="/contacts")
@@ -89,9 +89,9 @@ def set_stage(
             "Someone else changed this contact since the list was loaded, so its stage was "
             "not changed. Reload the page to see the latest."
         )
-        return _refused(message, exc.status)
+        return _refused(request, user, message, exc.status)
     except StageflowError as exc:
-        return _refused(exc.message, exc.status)
+        return _refused(request, user, exc.message, exc.status)
     if not is_htmx(request):
         return RedirectResponse("/contacts", status_code=303)
     response = page(
@@ -125,7 +125,10 @@ def save_segment(
     try:
         if own is None:
             return _refused(
-                "Choose a stage or search first: a segment saves the filter now applied.", 422
+                request,
+                user,
+                "Choose a stage or search first: a segment saves the filter now applied.",
+                422,
             )
         try:
             cmd = CreateSegment(name=name.strip(), object_type=ObjectType.CONTACT, filter=own)
@@ -137,7 +140,7 @@ def save_segment(
         with user.uow(read_only=True) as uow:
             saved = contacts.segments_of(uow, user.principal.workspace_id)
     except StageflowError as exc:
-        return _refused(exc.message, exc.status)
+        return _refused(request, user, exc.message, exc.status)
     if not is_htmx(request):
         return RedirectResponse(f"/contacts?segment={row.id}", status_code=303)
     chosen = contacts.ContactFilters(segment_id=row.id)
@@ -151,10 +154,16 @@ def save_segment(
     return response
 
 
-def _refused(message: str, status: int) -> Response:
+def _refused(request: Request, user: WebUser, message: str, status: int) -> Response:
     """Nothing changed: an answer like any other (200, so the browser logs no failed
     request) that swaps nothing and says why through the ``refused`` event; ``X-Refused``
-    keeps the status the API would give (as the board's moves do, see docs/ui.md)."""
+    keeps the status the API would give (as the board's moves do, see docs/ui.md). Without
+    htmx, the reason is a page."""
+    if not is_htmx(request):
+        title = {404: "Not found", 403: "Not allowed"}.get(status, "That did not work")
+        return page(
+            request, "error.html", {"title": title, "message": message}, user=user, status=status
+        )
     headers = {
         "HX-Reswap": "none",
         "HX-Trigger": json.dumps({"refused": message}),
