@@ -31,6 +31,11 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
     if (xhr.status < 400) return;
+    if (xhr.status === 422 && event.detail.target.matches("form[data-inline-errors]")) {
+      event.detail.shouldSwap = true;  // the settings forms come back with each error at its field
+      event.detail.isError = false;
+      return;
+    }
     event.detail.shouldSwap = false;
     event.detail.isError = false;
     var type = xhr.getResponseHeader("Content-Type") || "";
