@@ -175,6 +175,7 @@ def test_moving_the_virtual_clock_during_a_send_does_not_send_it_again(
     assert len(mailbox.accepted) == 1 and mailbox.attempts == 1
     delivery = _delivery(api, deal)
     assert delivery["status"] == "delivered" and delivery["attempts"] == 1
+    assert delivery["handed_over_at"] is not None
 
 
 def test_a_message_handed_over_before_a_crash_is_not_sent_again(
@@ -205,7 +206,7 @@ def test_a_message_handed_over_before_a_crash_is_not_sent_again(
     assert mailbox.accepted == []
     unknown = _delivery(api, deal)
     assert unknown["status"] == "failed" and unknown["attempts"] == 2
-    assert "outcome is unknown" in unknown["last_error"]
+    assert "outcome is unknown" in unknown["last_error"] and unknown["handed_over_at"]
 
     # A person who checked that it did not arrive sends it again, once.
     api.post(f"/deliveries/{unknown['id']}/retry", {}, expect=200)

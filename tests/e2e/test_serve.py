@@ -112,3 +112,50 @@ def test_postgresql_saves_the_demo_credentials_too(tmp_path: Path, fresh_pg_data
     with serving(tmp_path, fresh_pg_database):
         saved = _saved_credentials(tmp_path)
     assert "api token:" in saved and "password:" in saved
+
+
+def test_a_real_time_worker_stops_when_its_database_goes_virtual(tmp_path: Path) -> None:
+    """Defect 7: every process sees one clock. A worker started on real time cannot switch
+    under way, so it stops, saying why; started again, it follows the virtual clock."""
+    from stageflow.bootstrap import bootstrap
+    from stageflow.config import Settings
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGEFLOW_")}
+    env["STAGEFLOW_DATABASE_URL"] = url
+    log_path = tmp_path / "worker.log"
+
+    def start() -> subprocess.Popen[bytes]:
+        with log_path.open("w") as log:
+            return subprocess.Popen(
+                [STAGEFLOW, "worker"], cwd=tmp_path, env=env, stdout=log, stderr=log
+            )
+
+    def wait_for(words: str, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while words not in log_path.read_text():
+            assert process.poll() is None or words in log_path.read_text(), log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+
+    worker = start()
+    try:
+        wait_for("claiming due runs", worker)
+        server = bootstrap(Settings(database_url=url, virtual_clock=True, secret_key="k"))
+        server.close()
+        assert worker.wait(timeout=DEADLINE) == 3
+        said = " ".join(log_path.read_text().split())  # the console wraps long lines
+        assert "has gone into virtual time" in said and "Start it again" in said
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=10)
+
+    again = start()
+    try:
+        wait_for("claiming due runs", again)
+        assert "virtual clock" in log_path.read_text()
+    finally:
+        again.terminate()
+        again.wait(timeout=10)

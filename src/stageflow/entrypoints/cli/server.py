@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stageflow import __version__
+from stageflow.adapters.db.clock import stored_clock
 from stageflow.bootstrap import App, bootstrap, tune_collector
 from stageflow.config import Settings
 from stageflow.domain.clock import VirtualClock
@@ -86,7 +88,6 @@ def worker_command(
 ) -> None:
     """Run a standalone worker (start several on PostgreSQL to scale out)."""
     import signal
-    import threading
 
     app = bootstrap(Settings())
     _install_built_ins(app)
@@ -97,8 +98,38 @@ def worker_command(
     _say_if_virtual(app)
     tune_collector()
     console.print(f"{name}: claiming due runs in batches of {batch_size}")
+    went_virtual = _stop_if_time_goes_virtual(app, stop)
     app.worker(batch_size=batch_size, name=name).run_forever(stop, poll_seconds=poll)
     console.print(f"{name}: stopped")
+    if went_virtual.is_set():
+        err.print(
+            f"[red]error:[/red] {name} ran on real time, and the database has gone into "
+            "virtual time (`stageflow serve --virtual-clock`); it stopped rather than mix the "
+            "two. Start it again: it will follow the database's virtual clock."
+        )
+        raise typer.Exit(code=3)
+
+
+CLOCK_CHECK_SECONDS = 5.0
+
+
+def _stop_if_time_goes_virtual(app: App, stop: threading.Event) -> threading.Event:
+    """A worker on real time stops if the database goes into virtual time under it, so no
+    process ever works on a clock the others do not share (a worker picks its clock when it
+    starts). Returns the event set when that happened."""
+    went_virtual = threading.Event()
+    if isinstance(app.clock, VirtualClock):
+        return went_virtual  # already on the database's clock
+
+    def watch() -> None:
+        while not stop.wait(CLOCK_CHECK_SECONDS):
+            if stored_clock(app.engine) is not None:
+                went_virtual.set()
+                stop.set()
+                app.enroller.work_available.set()
+
+    threading.Thread(target=watch, name="stageflow-clock-watch", daemon=True).start()
+    return went_virtual
 
 
 def _say_if_virtual(app: App) -> None:

@@ -26,6 +26,9 @@ class DeliveryOut(BaseModel):
     last_result: dict[str, Any] | None
     created_at: datetime
     delivered_at: datetime | None
+    handed_over_at: datetime | None = Field(
+        description="Emails: when the message was handed to the SMTP server (never twice)"
+    )
 
     @classmethod
     def of(cls, row: Any) -> DeliveryOut:
@@ -45,6 +48,7 @@ class DeliveryOut(BaseModel):
             last_result=row.last_result,
             created_at=row.created_at,
             delivered_at=row.delivered_at,
+            handed_over_at=row.handed_over_at,
         )
 
 
