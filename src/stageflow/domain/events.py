@@ -20,7 +20,8 @@ class ActorKind(StrEnum):
 
 
 class Source(StrEnum):
-    """Through which door a change came in (H5 and H6 depend on it)."""
+    """Through which door a change came in (lead automation's manual lock and lead creation
+    depend on it)."""
 
     API = "api"
     UI = "ui"
