@@ -129,6 +129,9 @@ class EventType(StrEnum):
     SUBSTATE_CLOSED = "SubstateClosed"
     LEAD_DISQUALIFIED = "LeadDisqualified"
     LEAD_AUTOMATION_SAVED = "LeadAutomationSaved"
+    # An automation the record's change triggered did not run for it (its conditions, the loop
+    # guard): written on the record's timeline, never dispatched to automations.
+    AUTOMATION_SKIPPED = "AutomationSkipped"
 
 
 @dataclass(slots=True)
