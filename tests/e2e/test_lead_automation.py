@@ -192,6 +192,28 @@ def test_a_lead_moved_back_by_hand_is_never_moved_again(api: Api) -> None:
     assert _stage_of(api, lead) == "Attempting"
 
 
+def test_a_locked_leads_skipped_automation_shows_on_its_timeline(api: Api) -> None:
+    lead = _lead(api)
+    _move(api, lead, "Attempting")
+    _move(api, lead, "New")  # back by hand: locked
+    _log(api, lead, "call", status="completed")
+    assert _stage_of(api, lead) == "New"
+
+    attempting = api.get("/lead-automation")["automation_ids"]["attempting"]
+    timeline = api.get(f"/leads/{lead['id']}/timeline")["items"]
+    (skipped,) = [e for e in timeline if e["type"] == "AutomationSkipped"]
+    assert skipped["data"]["automation_id"] == attempting
+    assert skipped["data"]["reason"] == "conditions_not_met"
+    assert "stage_locked_at" in skipped["data"]["detail"]
+    assert skipped["data"]["trigger_event_type"] == "ActivityLogged"
+    assert timeline.index(skipped) < next(
+        i for i, e in enumerate(timeline) if e["type"] == "ActivityLogged"
+    )  # newest first: after the activity that triggered it
+    assert [s["reason"] for s in api.get(f"/runs/skipped?record={lead['id']}")] == [
+        "conditions_not_met"
+    ]
+
+
 def test_moving_forward_by_hand_does_not_lock(api: Api) -> None:
     lead = _lead(api)
     _move(api, lead, "Attempting")

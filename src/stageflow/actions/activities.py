@@ -107,7 +107,7 @@ def create_activity(ctx: ActionContext, settings: CreateActivity) -> dict[str, A
 
 for _name, _description in (
     ("create_activity", "Create a task, call or meeting on the record"),
-    ("schedule_activity", "Schedule a task, call or meeting on the record (SPEC B4)"),
+    ("schedule_activity", "Schedule a task, call or meeting on the record"),
     ("create_task", "Create a task on the record"),
 ):
     registry.register(_name, CreateActivity, description=_description, check=_check)(

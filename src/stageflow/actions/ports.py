@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from stageflow.automation.calendar import WorkCalendar
+from stageflow.domain.text import a_or_an
 
 
 class CrmPort(Protocol):
@@ -115,7 +116,7 @@ class NoOutbox:
     def queue(
         self, kind: str, payload: dict[str, Any], *, max_attempts: int, part: str = ""
     ) -> int:
-        raise ValueError(f"a {kind} cannot be sent from here")
+        raise ValueError(f"{a_or_an(kind)} cannot be sent from here")
 
 
 @dataclass

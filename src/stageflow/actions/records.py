@@ -11,6 +11,7 @@ from stageflow.actions.ports import ActionContext
 from stageflow.actions.registry import SaveContext, SettingsInvalid, registry
 from stageflow.actions.values import resolve, resolve_all
 from stageflow.domain.references import FIELDS, RefKind, refers
+from stageflow.domain.text import a_or_an
 
 
 class Settings(BaseModel):
@@ -102,7 +103,9 @@ def _check_create(ctx: SaveContext, settings: CreateRecord) -> None:
         raise SettingsInvalid(f"unknown object type '{settings.object_type}'", "object_type")
     for key in settings.fields:
         if key not in fields:
-            raise SettingsInvalid(f"a {settings.object_type} has no field '{key}'", f"fields.{key}")
+            raise SettingsInvalid(
+                f"{a_or_an(settings.object_type)} has no field '{key}'", f"fields.{key}"
+            )
     stages = ctx.stages_by_object.get(settings.object_type, frozenset())
     if settings.stage_id is not None and settings.stage_id not in stages:
         raise SettingsInvalid(

@@ -35,7 +35,7 @@ class ActionStep(StepBase):
     channels: list[str] | None = Field(
         None,
         description="Run only for records that came through these channels (the record's "
-        "source, a source_channel value); empty: every channel (SPEC E4)",
+        "source, a source_channel value); empty: every channel",
     )
 
 
@@ -47,7 +47,7 @@ class Branch(BaseModel):
 
 
 class BranchStep(StepBase):
-    """Ordered branches: the first whose condition holds runs (W2)."""
+    """Ordered branches: the first whose condition holds runs."""
 
     type: Literal["branch"] = "branch"
     branches: list[Branch] = Field(min_length=1)
@@ -93,7 +93,7 @@ class WaitUntilStep(StepBase):
 
 
 class LoopStep(StepBase):
-    """Repeat the body while a condition holds, at most max_iterations times (W8)."""
+    """Repeat the body while a condition holds, at most max_iterations times."""
 
     type: Literal["loop"] = "loop"
     condition: dict[str, Any] = Field(alias="while", description="Checked before each turn")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Timing(BaseModel):
-    """When a rule acts once it is started (SPEC B5): at once when nothing is set."""
+    """When a rule acts once it is started: at once when nothing is set."""
 
     model_config = ConfigDict(extra="forbid")
     after: str | None = Field(None, description="ISO 8601 duration, e.g. P6M")
@@ -52,7 +52,7 @@ class RuleSpec(BaseModel):
     action: str = Field(description="An action type of GET /actions")
     settings: dict[str, Any] = Field(default_factory=dict)
     channels: list[str] | None = Field(
-        None, description="Act only for records from these channels; empty: all (SPEC E4)"
+        None, description="Act only for records from these channels; empty: all"
     )
     comment: str = Field("", max_length=2000)
     enabled: bool = True

@@ -25,7 +25,7 @@ class ActionFields(BaseModel):
     action: str = Field(description="An action type of GET /actions, e.g. send_email")
     settings: dict[str, Any] = Field(default_factory=dict)
     channels: list[str] | None = Field(
-        None, description="Act only for opportunities from these channels; empty: all (E4)"
+        None, description="Act only for opportunities from these channels; empty: all"
     )
     conditions: dict[str, Any] | None = Field(
         None, description="Filter language; checked when the action is about to act"
@@ -61,7 +61,7 @@ class SubstateActionPatch(BaseModel):
 
 
 class CopyTo(BaseModel):
-    """E7: the same action for another type (or another sub-state)."""
+    """The same action for another type (or another sub-state)."""
 
     model_config = ConfigDict(extra="forbid")
     opportunity_type_id: int

@@ -98,8 +98,8 @@ Moment = Literal[
 
 class LeadActivity(TriggerBase):
     """An activity on a lead that counts as outreach (an email or LinkedIn message sent, a
-    call logged, a meeting scheduled) or as connecting (an email reply, a meeting completed,
-    a call connected): SPEC H2, H3."""
+    call made, a meeting scheduled) or as connecting (an email reply, a meeting completed,
+    a call connected)."""
 
     type: Literal["lead_activity"] = "lead_activity"
     moments: list[Moment] = Field(min_length=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
+from stageflow.domain.text import a_or_an
 
 
 class ActivityType(StrEnum):
@@ -46,10 +47,10 @@ def check_outcome(type_: ActivityType, outcome: str | None) -> None:
         return
     allowed = OUTCOMES.get(type_)
     if allowed is None:
-        raise ValidationFailed(f"a {type_.value} has no outcome", field="outcome")
+        raise ValidationFailed(f"{a_or_an(type_.value)} has no outcome", field="outcome")
     if outcome not in allowed:
         raise ValidationFailed(
-            f"outcome of a {type_.value} must be one of: {', '.join(sorted(allowed))}",
+            f"outcome of {a_or_an(type_.value)} must be one of: {', '.join(sorted(allowed))}",
             field="outcome",
         )
 

@@ -20,7 +20,8 @@ class ActorKind(StrEnum):
 
 
 class Source(StrEnum):
-    """Through which door a change came in (H5 and H6 depend on it)."""
+    """Through which door a change came in (lead automation's manual lock and lead creation
+    depend on it)."""
 
     API = "api"
     UI = "ui"
@@ -128,6 +129,9 @@ class EventType(StrEnum):
     SUBSTATE_CLOSED = "SubstateClosed"
     LEAD_DISQUALIFIED = "LeadDisqualified"
     LEAD_AUTOMATION_SAVED = "LeadAutomationSaved"
+    # An automation the record's change triggered did not run for it (its conditions, the loop
+    # guard): written on the record's timeline, never dispatched to automations.
+    AUTOMATION_SKIPPED = "AutomationSkipped"
 
 
 @dataclass(slots=True)

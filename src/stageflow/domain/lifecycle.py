@@ -119,7 +119,7 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """Dashboard counts (L9): contacts, and their open, snoozed and unassigned conversations.
+    """Dashboard counts: contacts, and their open, snoozed and unassigned conversations.
     Unassigned counts conversations that are not closed and have no assignee."""
 
     contacts: int = 0

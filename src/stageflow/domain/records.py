@@ -12,6 +12,7 @@ from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.fields import FieldContext, FieldDef, FieldType, coerce
 from stageflow.domain.lifecycle import LifecycleStage
+from stageflow.domain.text import a_or_an
 
 
 class ObjectType(StrEnum):
@@ -248,7 +249,8 @@ class Record:
         Returns False when nothing changes."""
         if self.object_type not in LIFECYCLE_OBJECT_TYPES:
             raise ValidationFailed(
-                f"a {self.object_type.value} has no lifecycle stage", field="lifecycle_stage_id"
+                f"{a_or_an(self.object_type.value)} has no lifecycle stage",
+                field="lifecycle_stage_id",
             )
         stage_id = stage.id if stage else None
         if stage_id == self.lifecycle_stage_id:
@@ -372,4 +374,4 @@ def display_name(object_type: ObjectType, name: str | None, fields: Mapping[str,
         raise ValidationFailed(
             "a contact needs a name, a first or last name, or an email", field="name"
         )
-    raise ValidationFailed(f"a {object_type.value} needs a name", field="name")
+    raise ValidationFailed(f"{a_or_an(object_type.value)} needs a name", field="name")

@@ -41,3 +41,8 @@ def check_storable(value: Any, path: str, depth: int = 0) -> None:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             check_storable(item, f"{path}.{index}" if path else str(index), depth + 1)
+
+
+def a_or_an(word: str) -> str:
+    """The word with its indefinite article: "a deal", "an opportunity", "an admin"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

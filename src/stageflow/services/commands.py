@@ -255,7 +255,7 @@ class BusinessHours(Command):
 
 class UpdateWorkspaceSettings(Command):
     timezone: str | None = Field(None, description="IANA name, e.g. Europe/Rome")
-    lifecycle_enabled: bool | None = Field(None, description="Show or hide lifecycle (L1)")
+    lifecycle_enabled: bool | None = Field(None, description="Show or hide lifecycle")
     lifecycle_sync_companies: bool | None = Field(
         None, description="A company's lifecycle change also sets its contacts' stage"
     )

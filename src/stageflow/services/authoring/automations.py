@@ -12,6 +12,7 @@ from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import compile_graph
 from stageflow.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.authoring.automation_checks import check_definition
 from stageflow.services.engine import timers
@@ -47,7 +48,7 @@ def create_automation(
     principal.require(Permission.AUTOMATIONS_EDIT)
     if cmd.kind in COMPILED:
         raise ValidationFailed(
-            f"a {cmd.kind} automation is made by adding rules "
+            f"{a_or_an(cmd.kind)} automation is made by adding rules "
             "(POST /pipelines/{id}/stages/{id}/rules or the sub-state's actions)",
             field="kind",
         )

@@ -14,6 +14,7 @@ from stageflow.domain.activities import (
 )
 from stageflow.domain.errors import NotFound, StaleVersion, ValidationFailed
 from stageflow.domain.events import Actor, ActorKind
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateActivity, UpdateActivity
 from stageflow.services.crm.records import get_editable, get_visible
@@ -31,7 +32,7 @@ def log_activity(
     status = cmd.status or _default_status(cmd.type, cmd.outcome)
     if cmd.complete_on_stage_exit and record.stage_id is None:
         raise ValidationFailed(
-            f"a {record.object_type.value} without a stage cannot complete the activity on "
+            f"{a_or_an(record.object_type.value)} without a stage cannot complete the activity on "
             "leaving it",
             field="complete_on_stage_exit",
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ASSOCIATION_TARGETS, ObjectType, Record
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Principal
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -26,7 +27,8 @@ def _check_targets(
     for target_type, ids in wanted.items():
         if target_type not in allowed:
             raise ValidationFailed(
-                f"a {record.object_type.value} cannot be associated with a {target_type.value}",
+                f"{a_or_an(record.object_type.value)} cannot be associated with "
+                f"{a_or_an(target_type.value)}",
                 field=f"associations.{target_type.value}",
             )
         for related_id in ids:

@@ -25,6 +25,7 @@ from stageflow.domain.records import (
     Record,
     lifecycle_event,
 )
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import (
     CreateLifecycleStage,
@@ -308,7 +309,7 @@ def initial_stage(
     if stage_id is not None:
         if object_type not in LIFECYCLE_OBJECT_TYPES:
             raise ValidationFailed(
-                f"a {object_type.value} has no lifecycle stage", field="lifecycle_stage_id"
+                f"{a_or_an(object_type.value)} has no lifecycle stage", field="lifecycle_stage_id"
             )
         return _stage_for_record(uow, workspace_id, stage_id)
     if object_type is not ObjectType.CONTACT:

@@ -15,6 +15,7 @@ from stageflow.domain.fields import FieldDef, FieldType, validate_key
 from stageflow.domain.pipelines import Pipeline, Stage, StageKind
 from stageflow.domain.records import BUILTIN_FIELDS, CORE_ATTRIBUTES, ObjectType
 from stageflow.domain.references import RefKind, field_key
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import (
     CreatePipeline,
@@ -55,12 +56,14 @@ def create_pipeline(
 ) -> Pipeline:
     principal.require(Permission.PIPELINES_EDIT)
     if not cmd.object_type.has_pipeline:
-        raise ValidationFailed(f"a {cmd.object_type.value} has no pipelines", field="object_type")
+        raise ValidationFailed(
+            f"{a_or_an(cmd.object_type.value)} has no pipelines", field="object_type"
+        )
     ws = principal.workspace_id
     existing = uow.pipelines.list(ws, cmd.object_type)
     if any(p.name == cmd.name for p in existing):
         raise Conflict(
-            f"a {cmd.object_type.value} pipeline named '{cmd.name}' exists", field="name"
+            f"{a_or_an(cmd.object_type.value)} pipeline named '{cmd.name}' exists", field="name"
         )
     _check_stage_names([s.name for s in cmd.stages])
     is_default = cmd.is_default or not existing

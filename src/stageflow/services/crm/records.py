@@ -23,6 +23,7 @@ from stageflow.domain.records import (
     required_missing,
     validate_fields,
 )
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import CreateRecord, MoveRecord, SetLifecycleStage, UpdateRecord
 from stageflow.services.crm import associations, contact_addresses, lifecycle
@@ -87,7 +88,7 @@ def create_record(
         pipeline, stage_id = _initial_stage(uow, ws, object_type, cmd.pipeline_id, cmd.stage_id)
         record.pipeline_id, record.stage_id, record.stage_entered_at = pipeline.id, stage_id, now
     elif cmd.pipeline_id is not None or cmd.stage_id is not None:
-        raise ValidationFailed(f"a {object_type.value} has no pipeline", field="stage_id")
+        raise ValidationFailed(f"{a_or_an(object_type.value)} has no pipeline", field="stage_id")
     stage = lifecycle.initial_stage(uow, ws, object_type, cmd.lifecycle_stage_id)
     record.lifecycle_stage_id = stage.id if stage else None
     record.created(actor)
@@ -156,7 +157,7 @@ def set_lifecycle_stage(
     """`PUT /{contacts|companies}/{id}/lifecycle` (L5): the record and, for a company synced
     to its contacts, how many of them changed."""
     if object_type not in LIFECYCLE_OBJECT_TYPES:
-        raise NotFound(f"a {object_type.value} has no lifecycle stage")
+        raise NotFound(f"{a_or_an(object_type.value)} has no lifecycle stage")
     record = get_editable(uow, principal, object_type, record_id)
     read_version = _check_version(record, cmd.version)
     lifecycle.set_record_stage(uow, record, cmd.stage_id, actor, read_version=read_version)

@@ -15,7 +15,7 @@ from stageflow.automation.interpreter import RunState
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.events import Actor, Event, EventType
 from stageflow.domain.records import ObjectType, Record
-from stageflow.domain.text import problem
+from stageflow.domain.text import a_or_an, problem
 from stageflow.domain.users import Principal
 from stageflow.services.crm.records import get_editable, get_visible
 from stageflow.services.unit_of_work import UnitOfWork
@@ -79,7 +79,7 @@ def _change(
     record = get_editable(uow, principal, object_type, record_id)
     if record.object_type is not ObjectType.OPPORTUNITY:
         raise ValidationFailed(
-            f"only opportunities have sub-states, not a {record.object_type.value}",
+            f"only opportunities have sub-states, not {a_or_an(record.object_type.value)}",
             field="substate",
         )
     name = check_name(name)

@@ -18,6 +18,7 @@ from stageflow.domain.errors import (
 from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.pipelines import DEFAULT_PICKLISTS, DEFAULT_PIPELINES, Pipeline, Stage
 from stageflow.domain.references import RefKind
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal, Role, parse_permissions
 from stageflow.domain.workspaces import Workspace, check_slug, slugify
 from stageflow.services.commands import (
@@ -215,7 +216,7 @@ def issue_token(
             raise NotFound(f"user {user_id} not found", field="user_id")
         if ROLE_RANK[Role(target.role)] > ROLE_RANK[principal.role]:
             raise PermissionDenied(
-                f"a {principal.role.value} cannot create tokens for a {target.role}"
+                f"{a_or_an(principal.role.value)} cannot create tokens for {a_or_an(target.role)}"
             )
     return create_token(uow, principal.workspace_id, user_id, cmd, actor)
 

@@ -18,7 +18,7 @@ from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import Graph, compile_graph
 from stageflow.automation.interpreter import RunState, parsed_filter
 from stageflow.automation.matching import Entry, TriggerIndex, matches
-from stageflow.domain.events import ActorKind, Event, EventType
+from stageflow.domain.events import Actor, ActorKind, Event, EventType
 from stageflow.domain.filters import evaluate, unmet
 from stageflow.services.context import RecordValues
 from stageflow.services.engine.run_rows import new_run
@@ -146,6 +146,7 @@ class Enroller:
         values = _ValuesCache(uow, workspace_id)
         runs: list[dict[str, Any]] = []
         skips: list[dict[str, Any]] = []
+        skipped: list[Event | None] = []  # the event of each skip the timeline shows
         keys: set[str] = set()
         for event, entry in matched:
             assert event.record_id is not None
@@ -154,6 +155,7 @@ class Enroller:
             reason = self._refusal(event, entry, enrolled, values, at_enrollment=not dated)
             if reason is not None:
                 skips.append(_skip(workspace_id, event, entry, *reason, now))
+                skipped.append(event if reason[0] in _ON_TIMELINE else None)
                 continue
             row = (
                 arm_date(uow, event, entry) if dated else _run_row(workspace_id, event, entry, now)
@@ -165,6 +167,10 @@ class Enroller:
             runs.append(row)
         uow.runs.add_many(runs)
         uow.runs.add_skips(skips)
+        # Appended, not emitted: the timeline shows them; no automation starts on them.
+        uow.events.append(
+            [_skip_event(s, ev) for s, ev in zip(skips, skipped, strict=True) if ev is not None]
+        )
         uow.runs_created += len(runs)
 
     def _refusal(
@@ -384,6 +390,31 @@ def _skip(
         "detail": detail,
         "created_at": now,
     }
+
+
+# Why-nothing-ran answers the record's timeline shows: the record's state (conditions, e.g. a
+# lead locked after a manual move) or the loop guard. An automation's own write and a second
+# match of a run-once trigger are not news about the record.
+_ON_TIMELINE = frozenset({"conditions_not_met", "loop_guard"})
+
+
+def _skip_event(skip: dict[str, Any], cause: Event) -> Event:
+    return Event(
+        EventType.AUTOMATION_SKIPPED,
+        skip["workspace_id"],
+        Actor.system(),
+        skip["created_at"],
+        record_id=skip["record_id"],
+        object_type=cause.object_type,
+        data={
+            "automation_id": skip["automation_id"],
+            "version_id": skip["version_id"],
+            "reason": skip["reason"],
+            "detail": skip["detail"],
+            "trigger_event_id": skip["event_id"],
+            "trigger_event_type": skip["event_type"],
+        },
+    )
 
 
 def _cancel_update(reason: str, now: datetime) -> dict[str, Any]:

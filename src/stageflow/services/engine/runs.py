@@ -17,6 +17,7 @@ from stageflow.automation.triggers import trigger_object_type
 from stageflow.domain.errors import Conflict, NotFound, ValidationFailed
 from stageflow.domain.filters import Filter
 from stageflow.domain.records import ObjectType
+from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal, Role
 from stageflow.services.crm.records import get_visible, pages_of_records
 from stageflow.services.engine.enrollment import VersionCache
@@ -276,7 +277,7 @@ def _targets(
             record = get_visible(uow, principal, None, record_id)
             if object_type is not None and record.object_type is not object_type:
                 raise ValidationFailed(
-                    f"record {record_id} is not a {object_type.value}", field="record_ids"
+                    f"record {record_id} is not {a_or_an(object_type.value)}", field="record_ids"
                 )
         return list(dict.fromkeys(record_ids))
     if object_type is None:

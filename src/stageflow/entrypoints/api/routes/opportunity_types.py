@@ -143,7 +143,7 @@ def delete_action(
     ACTIONS + "/{action_id}/copy",
     tags=A,
     status_code=201,
-    summary="Copy the action to a sub-state of another type (E7)",
+    summary="Copy the action to a sub-state of another type",
 )
 def copy_action(
     type_id: PathId,

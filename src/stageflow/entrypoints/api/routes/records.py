@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.filters import Filter, parse_filter
 from stageflow.domain.records import LIFECYCLE_OBJECT_TYPES, ObjectType, Record
+from stageflow.domain.text import a_or_an
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import EventOut, LifecycleSetOut, PageOut, RecordOut
 from stageflow.services.commands import (
@@ -149,18 +150,24 @@ def _register(object_type: ObjectType) -> None:
         return out
 
     routes: list[tuple[str, str, Callable[..., Any], str, int]] = [
-        ("POST", path, create, f"Create a {name}", 201),
+        ("POST", path, create, f"Create {a_or_an(name)}", 201),
         ("GET", path, list_, f"List {plural} (newest first)", 200),
-        ("GET", path + "/{record_id}", get, f"Read a {name}", 200),
-        ("PATCH", path + "/{record_id}", update, f"Update a {name}", 200),
-        ("DELETE", path + "/{record_id}", delete, f"Delete a {name}", 204),
-        ("POST", path + "/{record_id}/move", move, f"Move a {name} to a stage", 200),
-        ("GET", path + "/{record_id}/timeline", timeline, f"Events of a {name}, newest first", 200),
+        ("GET", path + "/{record_id}", get, f"Read {a_or_an(name)}", 200),
+        ("PATCH", path + "/{record_id}", update, f"Update {a_or_an(name)}", 200),
+        ("DELETE", path + "/{record_id}", delete, f"Delete {a_or_an(name)}", 204),
+        ("POST", path + "/{record_id}/move", move, f"Move {a_or_an(name)} to a stage", 200),
+        (
+            "GET",
+            path + "/{record_id}/timeline",
+            timeline,
+            f"Events of {a_or_an(name)}, newest first",
+            200,
+        ),
         (
             "PUT",
             path + "/{record_id}/lifecycle",
             set_lifecycle,
-            f"Set, change or clear a {name}'s lifecycle stage",
+            f"Set, change or clear {a_or_an(name)}'s lifecycle stage",
             200,
         ),
     ]
