@@ -32,7 +32,10 @@ from stageflow.entrypoints.web.throttle import SignInThrottle
 
 def mount(api: FastAPI, app: App) -> None:
     """Add the pages, the static files and the web app's two error pages to ``api``."""
-    key = hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
+
+    def key() -> bytes:
+        return hashlib.sha256(app.secret_box().token("web-session").encode()).digest()
+
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)

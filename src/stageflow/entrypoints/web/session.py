@@ -14,6 +14,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 COOKIE = "stageflow_session"
@@ -61,11 +62,18 @@ def password_mark(password_hash: str | None) -> str:
 class SessionSigner:
     """Signs and checks session cookies and CSRF tokens with one installation key."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
         self._key = key
 
+    @property
+    def key(self) -> bytes:
+        """The key, made on first use (building the app reads no secret)."""
+        if callable(self._key):
+            self._key = self._key()
+        return self._key
+
     def _mac(self, label: str, payload: bytes) -> str:
-        digest = hmac.new(self._key, label.encode() + b"|" + payload, hashlib.sha256).digest()
+        digest = hmac.new(self.key, label.encode() + b"|" + payload, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def dump(self, session: Session) -> str:
