@@ -173,3 +173,29 @@ def test_a_segment_no_automation_names_deletes(api: Api) -> None:
         },
     )
     api.delete(f"/segments/{segment['id']}")
+
+
+def test_a_lifecycle_stage_a_trigger_names_stays(api: Api) -> None:
+    stages = api.get("/lifecycle/stages")["lifecycle"]
+    hot = next(s for s in stages if s["name"] == "Hot Lead")
+    payment = next(s for s in stages if s["name"] == "Payment")
+    new_lead = next(s for s in stages if s["name"] == "New Lead")
+    flow = _publish(
+        api,
+        "Hot contacts",
+        _action("notify_user", users=[{"role": "owner"}], title="Hot"),
+        type="lifecycle_changed",
+        to_lifecycle_stage_ids=[hot["id"]],
+    )
+    _refused(
+        api,
+        "DELETE",
+        f"/lifecycle/stages/{hot['id']}?move_to={new_lead['id']}",
+        None,
+        "Hot contacts",
+        "Hot Lead",
+    )
+    api.delete(f"/lifecycle/stages/{payment['id']}?move_to={new_lead['id']}", expect=200)
+
+    api.post(f"/automations/{flow['id']}/archive", expect=200)
+    api.delete(f"/lifecycle/stages/{hot['id']}?move_to={new_lead['id']}", expect=200)

@@ -15,6 +15,7 @@ class RefKind(StrEnum):
     """A kind of thing an automation can name; the key says which one."""
 
     STAGE = "stage"  # key: the stage id
+    LIFECYCLE_STAGE = "lifecycle_stage"  # key: the lifecycle stage id
     PIPELINE = "pipeline"  # key: the pipeline id
     USER = "user"  # key: the user id
     FIELD = "field"  # key: "<object type>.<field key>", e.g. "deal.budget"

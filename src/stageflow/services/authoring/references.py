@@ -119,6 +119,10 @@ class _Finder:
             self.add(RefKind.OPPORTUNITY_TYPE, trigger.opportunity_type)
             if trigger.substate:
                 self.add(RefKind.SUBSTATE, substate_key(trigger.opportunity_type, trigger.substate))
+        if trigger.type == "lifecycle_changed":
+            stage_ids = [trigger.to_lifecycle_stage_id, trigger.from_lifecycle_stage_id]
+            for stage_id in [*stage_ids, *(trigger.to_lifecycle_stage_ids or [])]:
+                self.add(RefKind.LIFECYCLE_STAGE, stage_id)
         if trigger.type == "lead_disqualified":
             for reason in trigger.reasons:
                 self.value("lead", "disqualification_reason", reason)

@@ -25,6 +25,7 @@ from stageflow.domain.records import (
     Record,
     lifecycle_event,
 )
+from stageflow.domain.references import RefKind
 from stageflow.domain.text import a_or_an
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.commands import (
@@ -33,6 +34,7 @@ from stageflow.services.commands import (
     ReorderLifecycleStages,
     UpdateLifecycleStage,
 )
+from stageflow.services.crm import signals
 from stageflow.services.unit_of_work import UnitOfWork
 
 MOVE_PAGE = 1000  # contacts moved per statement when a stage is deleted
@@ -234,6 +236,9 @@ def delete_stage(
     reason = _undeletable(stages, stage)
     if reason is not None:
         raise Conflict(reason)
+    signals.check_unreferenced(
+        uow, ws, RefKind.LIFECYCLE_STAGE, stage.id, f"lifecycle stage '{stage.name}'"
+    )
     if cmd.move_to is not None and cmd.clear:
         raise ValidationFailed("give move_to or clear, not both", field="clear")
     target: LifecycleStage | None = None
