@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+CLI = "from stageflow.entrypoints.cli import main; main()"
 AGENT_EMAIL = "sam.seller@demo.stageflow.local"
 AGENT_PASSWORD = "agent-password-123"
 
@@ -64,7 +66,7 @@ class Server:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-c", "from stageflow.entrypoints.cli import main; main()", *args],
+            [sys.executable, "-c", CLI, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -80,8 +82,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def _serve(tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterator[Server]:
+    """A real ``stageflow serve`` (SQLite, demo workspace, the agent Sam Seller) on a free
+    loopback port; ``args`` go to ``serve`` (e.g. ``--virtual-clock``)."""
     if sync_playwright is None:
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     if not CHROMIUM.exists():
@@ -97,7 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("STAGEFLOW_DATABASE_URL", None)
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-c", "from stageflow.entrypoints.cli import main; main()", "serve"],
+        [sys.executable, "-c", CLI, "serve", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -128,7 +132,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "user", "create", "-w", "demo", "--email", AGENT_EMAIL, "--name", "Sam Seller",
             "--role", "agent", "--password", AGENT_PASSWORD,
         )  # fmt: skip
-        _seed(server)
         yield server
     finally:
         process.terminate()
@@ -137,6 +140,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server most browser tests share, on real time, with a few deals and leads more."""
+    with _serve(tmp_path_factory) as server:
+        _seed(server)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rehearsal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server started with ``--virtual-clock``, for tests that advance time
+    (``POST /api/v1/admin/clock/advance`` or the clock bar). Tests that use it must not
+    expect real time on it, and share it: advance only forward."""
+    with _serve(tmp_path_factory, "--virtual-clock") as server:
+        yield server
 
 
 def _seed(server: Server) -> None:
@@ -223,17 +243,43 @@ def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
         context.close()
 
 
-@pytest.fixture
-def page(context: BrowserContext, console: ConsoleWatch) -> Iterator[Page]:
-    page = context.new_page()
-
+def _watch(page: Page, console: ConsoleWatch) -> None:
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
             console.problems.append(f"console error: {message.text}")
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: console.problems.append(f"page error: {exc}"))
+
+
+@pytest.fixture
+def page(context: BrowserContext, console: ConsoleWatch) -> Iterator[Page]:
+    page = context.new_page()
+    _watch(page, console)
     yield page
+    unexpected = console.unexpected()
+    assert not unexpected, "the page logged errors:\n" + "\n".join(unexpected)
+
+
+@pytest.fixture
+def rehearsal_page(
+    browser: Browser, rehearsal_server: Server, console: ConsoleWatch
+) -> Iterator[Page]:
+    """A page on the virtual-clock server, signed in as its owner; console errors fail the
+    test as on ``page``."""
+    context = browser.new_context(
+        base_url=rehearsal_server.url,
+        viewport={"width": 1360, "height": 860},
+        reduced_motion="reduce",
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    _watch(page, console)
+    try:
+        sign_in(page, rehearsal_server.email, rehearsal_server.password)
+        yield page
+    finally:
+        context.close()
     unexpected = console.unexpected()
     assert not unexpected, "the page logged errors:\n" + "\n".join(unexpected)
 
