@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import ChainMap, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from stageflow.automation.definitions import Definition
 from stageflow.automation.graph import Graph, compile_graph
@@ -152,7 +152,7 @@ class Enroller:
             assert event.record_id is not None
             # Date triggers are checked (conditions, re-enrollment) when the date comes.
             dated = entry.definition.trigger.type == "date_reached"
-            reason = self._refusal(event, entry, enrolled, values, at_enrollment=not dated)
+            reason = self.refusal(event, entry, enrolled, values, at_enrollment=not dated)
             if reason is not None:
                 skips.append(_skip(workspace_id, event, entry, *reason, now))
                 skipped.append(event if reason[0] in _ON_TIMELINE else None)
@@ -173,15 +173,17 @@ class Enroller:
         )
         uow.runs_created += len(runs)
 
-    def _refusal(
+    def refusal(
         self,
         event: Event,
         entry: Entry,
         enrolled: set[tuple[int, int]],
-        values: _ValuesCache,
+        values: ValuesSource,
         *,
         at_enrollment: bool = True,
     ) -> tuple[str, str] | None:
+        """Why ``entry`` does not enroll the record of ``event`` (reason code, words), or
+        None when it does. The backtest asks the same question of stored events."""
         actor = event.actor
         if actor.kind is _AUTOMATION and actor.id == entry.automation_id:
             return "own_write", "an automation never re-fires on its own changes"
@@ -203,7 +205,7 @@ class Enroller:
             record_values = values.get(event.record_id)
             if record_values is None:
                 return "record_gone", "the record no longer exists"
-            trigger_values = {f"trigger.{k}": v for k, v in _trigger_info(event).items()}
+            trigger_values = {f"trigger.{k}": v for k, v in trigger_info(event).items()}
             values_seen = ChainMap(trigger_values, cast(dict[str, Any], record_values))
             parsed = parsed_filter(filter_)
             if not evaluate(parsed, values_seen):
@@ -316,6 +318,12 @@ class Enroller:
         }
 
 
+class ValuesSource(Protocol):
+    """Where the enrollment check reads a record's values for conditions."""
+
+    def get(self, record_id: int) -> Mapping[str, Any] | None: ...
+
+
 class _ValuesCache:
     """Record values for conditions, loaded once per record per commit."""
 
@@ -330,7 +338,7 @@ class _ValuesCache:
         return self._cache[record_id]
 
 
-def _trigger_info(event: Event) -> dict[str, Any]:
+def trigger_info(event: Event) -> dict[str, Any]:
     before, after = event.before or {}, event.after or {}
     info: dict[str, Any] = {
         "event_id": event.id,
@@ -348,7 +356,7 @@ def _trigger_info(event: Event) -> dict[str, Any]:
 def _run_row(workspace_id: int, event: Event, entry: Entry, now: datetime) -> dict[str, Any]:
     definition = entry.definition
     state = RunState(
-        cursor=entry.graph.first, variables=dict(definition.variables), trigger=_trigger_info(event)
+        cursor=entry.graph.first, variables=dict(definition.variables), trigger=trigger_info(event)
     )
     key = f"{entry.version_id}:{event.record_id}:{event.id}"
     return new_run(

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_returning_ids, sqlite_datetime, sqlite_json
 from stageflow.adapters.db.repositories.paging import newest_first
-from stageflow.domain.events import Event
+from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 
 
 class EventRepository:
@@ -51,6 +51,75 @@ class EventRepository:
                 .limit(limit)
             )
         )
+
+    def first_id_since(self, since: datetime) -> int:
+        """About the id of the first event at or after ``since``, found by bisecting ids
+        (events are appended in time order) so that no index on the time is needed: a lower
+        bound to start a scan at; 0 when every event may be later."""
+        low = self.conn.execute(select(func.min(t.events.c.id))).scalar() or 0
+        high = self.conn.execute(select(func.max(t.events.c.id))).scalar() or 0
+        if not high:
+            return 0
+        while low < high:
+            middle = (low + high) // 2
+            row = self.conn.execute(
+                select(t.events.c.id, t.events.c.occurred_at)
+                .where(t.events.c.id >= middle)
+                .order_by(t.events.c.id)
+                .limit(1)
+            ).first()
+            if row is None or row.occurred_at >= since:
+                high = middle
+            else:
+                low = row.id + 1
+        return max(low - 1, 0)
+
+    def since(
+        self, workspace_id: int, since: datetime, *, after_id: int = 0, limit: int = 5000
+    ) -> list[Event]:
+        """The workspace's events that happened at or after ``since``, oldest first, as
+        events; page on with the last one's id as ``after_id``."""
+        rows = self.conn.execute(
+            select(t.events)
+            .where(
+                t.events.c.workspace_id == workspace_id,
+                t.events.c.id > after_id,
+                t.events.c.occurred_at >= since,
+            )
+            .order_by(t.events.c.id)
+            .limit(limit)
+        )
+        return [event_from_row(row) for row in rows]
+
+
+# Enum members by value, read per row: a dict lookup, not EnumType.__call__.
+_TYPES = {member.value: member for member in EventType}
+_KINDS = {member.value: member for member in ActorKind}
+_SOURCES = {member.value: member for member in Source}
+
+
+def event_from_row(row: Any) -> Event:
+    """An event as it was appended, from a row of ``select(t.events)``."""
+    return Event(
+        type=_TYPES[row.type],
+        workspace_id=row.workspace_id,
+        actor=Actor(
+            kind=_KINDS[row.actor_kind],
+            source=_SOURCES[row.source],
+            id=row.actor_id,
+            user_id=row.user_id,
+            depth=row.depth,
+            run_id=row.run_id,
+            version=row.actor_version,
+        ),
+        occurred_at=row.occurred_at,
+        record_id=row.record_id,
+        object_type=row.object_type,
+        before=row.before,
+        after=row.after,
+        data=row.data or {},
+        id=row.id,
+    )
 
 
 COLUMNS = (

@@ -16,6 +16,7 @@ from stageflow.domain.filters import parse_filter
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import PageOut
 from stageflow.services.authoring import automations as service
+from stageflow.services.authoring import backtest as backtests
 from stageflow.services.authoring.automation_checks import check_definition
 from stageflow.services.engine import runs as run_service
 from stageflow.services.engine.timekeeper import advance_to
@@ -217,6 +218,113 @@ def start(
         )
         uow.commit()
     return {"started": started}
+
+
+class BacktestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(30, ge=1, le=backtests.MAX_DAYS, description="Replay the last N days")
+    definition: dict[str, Any] | None = Field(
+        None, description="Backtest this definition instead of the saved draft"
+    )
+    detail_limit: int = Field(
+        backtests.DETAIL_LIMIT, ge=0, le=1000, description="Runs listed step by step"
+    )
+
+
+class BacktestStepOut(BaseModel):
+    step_id: str
+    type: str
+    status: str
+    at: datetime
+    future: bool = Field(description="After now: what the run would still do")
+    action: str | None
+    settings: dict[str, Any] | None
+    output: dict[str, Any] | None
+    error: str | None
+
+
+class BacktestRunOut(BaseModel):
+    record_id: int
+    record_name: str
+    object_type: str | None
+    event_id: int | None
+    event_type: str
+    started_at: datetime
+    status: str = Field(description="completed, waiting (at now), cancelled or failed")
+    waiting_until: datetime | None
+    error: str | None
+    steps: list[BacktestStepOut]
+
+
+class BacktestSkipOut(BaseModel):
+    reason: str
+    detail: str
+    count: int
+
+
+class BacktestOut(BaseModel):
+    automation_id: int
+    automation_name: str
+    definition_source: str = Field(description="draft or given")
+    since: datetime
+    until: datetime
+    events_read: int
+    matched: int
+    enrolled: int
+    enrolled_by_type: dict[str, int]
+    skipped: list[BacktestSkipOut]
+    outcomes: dict[str, int]
+    actions: dict[str, int] = Field(description="Action type -> times it would run")
+    action_runs: dict[str, int] = Field(description="Action type -> runs that would run it")
+    summary: list[str] = Field(description="The outcome in sentences")
+    runs: list[BacktestRunOut]
+    truncated: bool = Field(description="More runs were simulated than are listed")
+
+
+@router.post(
+    "/automations/{automation_id}/backtest",
+    tags=A,
+    summary="Backtest the draft on the last N days of events (nothing runs or is sent)",
+)
+def backtest(
+    automation_id: PathId, body: BacktestIn, caller: Caller = Depends(get_caller)
+) -> BacktestOut:
+    with caller.uow(read_only=True) as uow:
+        report = backtests.backtest(
+            uow,
+            caller.principal,
+            automation_id,
+            days=body.days,
+            definition=body.definition,
+            detail_limit=body.detail_limit,
+        )
+    return BacktestOut(
+        automation_id=report.automation_id,
+        automation_name=report.automation_name,
+        definition_source=report.definition_source,
+        since=report.since,
+        until=report.until,
+        events_read=report.events_read,
+        matched=report.matched,
+        enrolled=report.enrolled,
+        enrolled_by_type=dict(report.object_types),
+        skipped=[
+            BacktestSkipOut(reason=reason, detail=detail, count=count)
+            for (reason, detail), count in report.skip_details.most_common()
+        ],
+        outcomes=dict(report.outcomes),
+        actions=dict(report.actions),
+        action_runs=dict(report.action_runs),
+        summary=report.summary(),
+        runs=[
+            BacktestRunOut(
+                **{k: v for k, v in vars(run).items() if k != "steps"},
+                steps=[BacktestStepOut(**vars(step)) for step in run.steps],
+            )
+            for run in report.runs
+        ],
+        truncated=report.truncated,
+    )
 
 
 def _out(uow: Any, caller: Caller, automation_id: PathId) -> AutomationOut:
