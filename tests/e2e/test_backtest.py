@@ -15,9 +15,7 @@ def _stages(api: Api) -> dict[str, int]:
     return {s["name"]: s["id"] for s in pipeline["stages"]}
 
 
-def _follow_up(
-    conditions: dict[str, Any] | None = None, *, wait: str = "P7D"
-) -> dict[str, Any]:
+def _follow_up(conditions: dict[str, Any] | None = None, *, wait: str = "P7D") -> dict[str, Any]:
     """New deal over 1,000 → a task at once → wait for a stage change up to ``wait`` →
     on timeout a second task."""
     return {
@@ -175,8 +173,6 @@ def test_bad_backtests_are_refused_with_reasons(api: Api, tenant: Any) -> None:
     api.post("/automations/999999/backtest", {"days": 3}, expect=404)
     broken = {"trigger": {"type": "record_created", "object_type": "deal"}, "steps": []}
     api.post(f"/automations/{automation}/backtest", {"definition": broken}, expect=422)
-    agent = api.post(
-        "/users", {"email": "a@example.com", "name": "Agent A", "role": "agent"}
-    )
+    agent = api.post("/users", {"email": "a@example.com", "name": "Agent A", "role": "agent"})
     token = api.post("/tokens", {"name": "agent", "user_id": agent["id"]})["token"]
     api.as_token(token).post(f"/automations/{automation}/backtest", {"days": 3}, expect=403)

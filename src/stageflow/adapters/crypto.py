@@ -34,7 +34,8 @@ class SecretBox:
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def check_token(self, label: str, token: str) -> bool:
-        return hmac.compare_digest(self.token(label), token)
+        # Bytes, not str: compare_digest refuses non-ASCII text (a URL can carry any).
+        return hmac.compare_digest(self.token(label).encode(), token.encode(errors="replace"))
 
     @classmethod
     def from_key_file(cls, path: Path) -> SecretBox:

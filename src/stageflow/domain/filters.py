@@ -39,6 +39,9 @@ UNARY_OPS = frozenset({Op.IS_EMPTY, Op.IS_NOT_EMPTY})
 LIST_OPS = frozenset({Op.IN, Op.NOT_IN})
 CHANGE_OPS = frozenset({Op.CHANGED_TO, Op.CHANGED_FROM})
 MAX_DEPTH = 10
+# A filter becomes one SQL expression; SQLite refuses expression trees deeper than 1,000, and
+# a group of N conditions is N deep. Far more than a person writes; `in` takes long lists.
+MAX_CONDITIONS = 500
 
 
 class Condition(BaseModel):
@@ -72,6 +75,7 @@ def parse_filter(raw: Any, *, field_name: str = "filter") -> Filter:
     from stageflow.domain.text import check_storable
 
     check_storable(raw, field_name)
+    _check_shape(raw, field_name)
     try:
         node = _adapter.validate_python(raw)
     except ValidationError as exc:
@@ -82,6 +86,30 @@ def parse_filter(raw: Any, *, field_name: str = "filter") -> Filter:
         ) from None
     _check(node, 0, field_name)
     return node
+
+
+def _check_shape(raw: Any, field_name: str) -> None:
+    """Depth and size of the raw JSON, counted without recursion, before a recursive parser
+    sees it (a filter nested 500 levels deep would exhaust Python's stack)."""
+    stack: list[tuple[Any, int]] = [(raw, 0)]
+    conditions = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > 2 * MAX_DEPTH + 2:  # each level is an object and its list
+            raise ValidationFailed(f"filter nests deeper than {MAX_DEPTH} levels", field=field_name)
+        if isinstance(node, dict):
+            if "field" in node:
+                conditions += 1
+                if conditions > MAX_CONDITIONS:
+                    raise ValidationFailed(
+                        f"a filter may have at most {MAX_CONDITIONS} conditions (use 'in' "
+                        "with a list of values to match many values of one field)",
+                        field=field_name,
+                    )
+                continue
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def _check(node: Filter, depth: int, field_name: str) -> None:

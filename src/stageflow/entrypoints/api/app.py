@@ -187,6 +187,15 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(OperationalError)
     async def busy(_: Request, exc: OperationalError) -> JSONResponse:
+        if "Expression tree is too large" in str(exc.orig):
+            # SQLite's own limit on one query's expression depth (1,000): the query asked
+            # too much, retrying will not help.
+            return error(
+                422,
+                "validation_error",
+                "the filter is too large for the database (SQLite allows expressions 1,000 "
+                "levels deep); use fewer conditions, or 'in' with a list of values",
+            )
         log.error("database error: %s", exc.orig)
         return error(503, "unavailable", "the database is busy or unreachable; retry shortly")
 

@@ -112,4 +112,7 @@ class SessionSigner:
     def check_csrf(self, session: Session | None, token: str | None) -> bool:
         if session is None or not token:
             return False
-        return hmac.compare_digest(token, self.csrf_token(session))
+        # Bytes, not str: compare_digest refuses non-ASCII text (a form field can hold any).
+        return hmac.compare_digest(
+            token.encode(errors="replace"), self.csrf_token(session).encode()
+        )

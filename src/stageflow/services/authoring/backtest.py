@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
+from stageflow.adapters.db.repositories.events import StoredEvent
 from stageflow.automation import calendar as cal
 from stageflow.automation.definitions import ActionStep, Definition, DelayStep
 from stageflow.automation.durations import parse_duration
@@ -201,11 +202,14 @@ class _Replay:
             if not page:
                 break
             after_id = page[-1].id or after_id
-            for event in page:
+            for stored in page:
                 report.events_read += 1
-                if event.record_id is None:
+                if stored.record_id is None:
                     continue
-                self.history.add(event)
+                self.history.add(stored)
+                if stored.type.value not in self.index.entries:
+                    continue  # no trigger listens to this type: its JSON is never read
+                event = stored.event()
                 if any(
                     matches(entry.definition.trigger, event)
                     for entry in self.index.candidates(event)
@@ -345,14 +349,14 @@ class _History:
     """The replayed events of each record, and each record's values rebuilt for a moment."""
 
     def __init__(self) -> None:
-        self.events: dict[int, list[Event]] = defaultdict(list)
+        self.events: dict[int, list[StoredEvent]] = defaultdict(list)
         self.times: dict[int, list[datetime]] = defaultdict(list)
         self.today: dict[int, Record] = {}
-        self.created: dict[int, Event] = {}
-        self.deleted: dict[int, Event] = {}
+        self.created: dict[int, StoredEvent] = {}
+        self.deleted: dict[int, StoredEvent] = {}
         self._related: dict[int, dict[str, Any]] = {}
 
-    def add(self, event: Event) -> None:
+    def add(self, event: StoredEvent) -> None:
         assert event.record_id is not None
         self.events[event.record_id].append(event)
         self.times[event.record_id].append(event.occurred_at)
@@ -432,7 +436,7 @@ class _History:
 
     def _between(
         self, record_id: int, since: datetime, until: datetime
-    ) -> Iterator[tuple[datetime, Event]]:
+    ) -> Iterator[tuple[datetime, StoredEvent]]:
         times = self.times.get(record_id, [])
         first = bisect.bisect_right(times, since)
         for event in self.events.get(record_id, [])[first:]:
@@ -483,7 +487,7 @@ def _flat_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _undo(values: dict[str, Any], event: Event) -> None:
+def _undo(values: dict[str, Any], event: StoredEvent) -> None:
     """Put back what ``event`` changed, from its ``before``."""
     before = event.before or {}
     if event.type is _FIELD_CHANGED:

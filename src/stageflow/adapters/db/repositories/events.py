@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+import orjson
+from sqlalchemy import Connection, String, func, select, type_coerce
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_returning_ids, sqlite_datetime, sqlite_json
@@ -76,11 +77,12 @@ class EventRepository:
 
     def since(
         self, workspace_id: int, since: datetime, *, after_id: int = 0, limit: int = 5000
-    ) -> list[Event]:
-        """The workspace's events that happened at or after ``since``, oldest first, as
-        events; page on with the last one's id as ``after_id``."""
+    ) -> list[StoredEvent]:
+        """The workspace's events that happened at or after ``since``, oldest first; page on
+        with the last one's id as ``after_id``. Their JSON is parsed when first read (a
+        replay of 100,000 events reads most of it never)."""
         rows = self.conn.execute(
-            select(t.events)
+            select(*_STORED_COLUMNS)
             .where(
                 t.events.c.workspace_id == workspace_id,
                 t.events.c.id > after_id,
@@ -89,37 +91,111 @@ class EventRepository:
             .order_by(t.events.c.id)
             .limit(limit)
         )
-        return [event_from_row(row) for row in rows]
+        return [StoredEvent(row) for row in rows]
+
+
+# The JSON and time columns as the driver gives them (text on SQLite): StoredEvent converts.
+_RAW = ("before", "after", "data", "occurred_at")
+_STORED_COLUMNS = [
+    type_coerce(column, String) if name in _RAW else column for name, column in t.events.c.items()
+]
+
+
+_AT_POSITION = {name: n for n, name in enumerate(t.events.c.keys())}
+(_ID, _WORKSPACE, _TYPE, _RECORD, _OBJECT_TYPE, _BEFORE, _AFTER, _DATA, _KIND, _ACTOR, _USER) = (
+    _AT_POSITION[name]
+    for name in ("id", "workspace_id", "type", "record_id", "object_type", "before", "after",
+                 "data", "actor_kind", "actor_id", "user_id")
+)  # fmt: skip
+(_SOURCE, _DEPTH, _RUN, _VERSION, _AT) = (
+    _AT_POSITION[name] for name in ("source", "depth", "run_id", "actor_version", "occurred_at")
+)
+
+
+class StoredEvent:
+    """An event read back: type, record and time at once; ``before``, ``after`` and
+    ``data`` parsed when first asked for; ``event()`` the full ``Event``."""
+
+    __slots__ = (
+        "_after",
+        "_before",
+        "_data",
+        "_row",
+        "id",
+        "object_type",
+        "occurred_at",
+        "record_id",
+        "type",
+    )
+
+    _UNSET: Any = object()
+
+    def __init__(self, row: Any) -> None:
+        self._row = row = tuple(row)  # read by position: a Row's names cost per access
+        self.id: int = row[_ID]
+        self.type: EventType = _TYPES[row[_TYPE]]
+        self.record_id: int | None = row[_RECORD]
+        self.object_type: str | None = row[_OBJECT_TYPE]
+        self.occurred_at: datetime = _moment(row[_AT])
+        self._before = self._after = self._data = StoredEvent._UNSET
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        if self._before is StoredEvent._UNSET:
+            self._before = _json(self._row[_BEFORE])
+        return self._before  # type: ignore[no-any-return]
+
+    @property
+    def after(self) -> dict[str, Any] | None:
+        if self._after is StoredEvent._UNSET:
+            self._after = _json(self._row[_AFTER])
+        return self._after  # type: ignore[no-any-return]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is StoredEvent._UNSET:
+            self._data = _json(self._row[_DATA]) or {}
+        return self._data  # type: ignore[no-any-return]
+
+    def event(self) -> Event:
+        row = self._row
+        return Event(
+            type=self.type,
+            workspace_id=row[_WORKSPACE],
+            actor=Actor(
+                kind=_KINDS[row[_KIND]],
+                source=_SOURCES[row[_SOURCE]],
+                id=row[_ACTOR],
+                user_id=row[_USER],
+                depth=row[_DEPTH],
+                run_id=row[_RUN],
+                version=row[_VERSION],
+            ),
+            occurred_at=self.occurred_at,
+            record_id=self.record_id,
+            object_type=self.object_type,
+            before=self.before,
+            after=self.after,
+            data=self.data,
+            id=self.id,
+        )
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # Enum members by value, read per row: a dict lookup, not EnumType.__call__.
 _TYPES = {member.value: member for member in EventType}
 _KINDS = {member.value: member for member in ActorKind}
 _SOURCES = {member.value: member for member in Source}
-
-
-def event_from_row(row: Any) -> Event:
-    """An event as it was appended, from a row of ``select(t.events)``."""
-    return Event(
-        type=_TYPES[row.type],
-        workspace_id=row.workspace_id,
-        actor=Actor(
-            kind=_KINDS[row.actor_kind],
-            source=_SOURCES[row.source],
-            id=row.actor_id,
-            user_id=row.user_id,
-            depth=row.depth,
-            run_id=row.run_id,
-            version=row.actor_version,
-        ),
-        occurred_at=row.occurred_at,
-        record_id=row.record_id,
-        object_type=row.object_type,
-        before=row.before,
-        after=row.after,
-        data=row.data or {},
-        id=row.id,
-    )
 
 
 COLUMNS = (

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from stageflow.domain.errors import ValidationFailed
-from stageflow.domain.filters import Filter, parse_filter
+from stageflow.domain.filters import MAX_DEPTH, Filter, parse_filter
 from stageflow.domain.records import LIFECYCLE_OBJECT_TYPES, ObjectType, Record
 from stageflow.domain.text import a_or_an
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
@@ -41,6 +41,10 @@ def _parse_filter(raw: str | None) -> Filter | None:
         return None
     try:
         decoded = json.loads(raw)
+    except RecursionError:
+        raise ValidationFailed(
+            f"filter nests deeper than {MAX_DEPTH} levels", field="filter"
+        ) from None
     except json.JSONDecodeError:
         raise ValidationFailed(
             'filter must be JSON, e.g. {"field": "amount", "op": "gt", "value": 100}',

@@ -1,0 +1,60 @@
+"""Hostile input answers with a clear refusal, never a 500 (issue 16: items 1 and 8)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from stageflow.adapters.crypto import SecretBox
+from stageflow.domain.filters import MAX_CONDITIONS
+from stageflow.entrypoints.web.session import Session, SessionSigner
+from tests.conftest import Api
+
+
+def test_a_non_ascii_callback_token_is_refused_not_a_crash(client: TestClient) -> None:
+    response = client.post("/api/v1/esign/callback/1/%C3%9C", json={"status": "completed"})
+    assert response.status_code in (403, 404), response.text
+
+
+def test_a_secret_box_checks_any_text_as_a_token() -> None:
+    box = SecretBox("a passphrase")
+    assert box.check_token("label", box.token("label"))
+    assert not box.check_token("label", "Ü" * 43)
+    assert not box.check_token("label", "")
+
+
+def test_a_non_ascii_csrf_token_is_refused_not_a_crash() -> None:
+    signer = SessionSigner(b"k" * 32)
+    session = Session.for_user(1, 1, "hash")
+    assert signer.check_csrf(session, signer.csrf_token(session))
+    assert not signer.check_csrf(session, "Ü" * 40)
+
+
+def test_a_filter_nested_hundreds_of_levels_deep_is_refused(api: Api) -> None:
+    condition = '{"field": "name", "op": "eq", "value": "x"}'
+    deep = '{"all": [' * 500 + condition + "]}" * 500
+    refused = api.get("/deals", params={"filter": deep}, expect=422)
+    assert refused["field"] == "filter" and "deeper" in refused["message"]
+    body = '{"name": "s", "object_type": "contact", "filter": ' + deep + "}"
+    response = api.client.post(
+        "/api/v1/segments",
+        content=body,
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    # The body itself is too deep to parse: FastAPI answers 400 before any route runs.
+    assert response.status_code == 400, response.text
+    assert "parsing the body" in response.json()["message"]
+
+
+def test_a_filter_with_thousands_of_conditions_is_refused_with_the_limit(api: Api) -> None:
+    many = {"any": [{"field": "name", "op": "eq", "value": f"v{n}"} for n in range(5000)]}
+    refused = api.post(
+        "/segments", {"name": "big", "object_type": "contact", "filter": many}, expect=422
+    )
+    assert str(MAX_CONDITIONS) in refused["message"]
+    # At the limit the filter is saved and runs.
+    most = {"any": [{"field": "name", "op": "eq", "value": f"v{n}"} for n in range(500)]}
+    segment = api.post("/segments", {"name": "most", "object_type": "contact", "filter": most})
+    assert api.get(f"/segments/{segment['id']}/members")["items"] == []
+    assert json.dumps(most)  # a plain JSON document, as a client would send it
