@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     # Where providers reach this server (e-signature callbacks); default http://host:port.
     public_url: str | None = None
+    # The largest request body taken (bytes): JSON and forms, and multipart uploads (CSV).
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     def resolved_database_url(self) -> str:
         if self.database_url:

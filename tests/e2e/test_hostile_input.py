@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
@@ -58,3 +59,56 @@ def test_a_filter_with_thousands_of_conditions_is_refused_with_the_limit(api: Ap
     segment = api.post("/segments", {"name": "most", "object_type": "contact", "filter": most})
     assert api.get(f"/segments/{segment['id']}/members")["items"] == []
     assert json.dumps(most)  # a plain JSON document, as a client would send it
+
+
+def test_an_api_request_without_a_token_is_refused_before_its_body_is_read(
+    client: TestClient,
+) -> None:
+    chunks_read = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal chunks_read
+        for _ in range(200):  # 200 MB, were it read
+            chunks_read += 1
+            yield b"x" * (1024 * 1024)
+
+    response = client.post(
+        "/api/v1/deals", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert chunks_read <= 1
+
+
+def test_bodies_over_the_limit_are_refused_with_413(api: Api) -> None:
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    declared = api.client.post(
+        "/api/v1/deals", content=big, headers={**api.headers, "Content-Type": "application/json"}
+    )
+    assert declared.status_code == 413, declared.text
+    assert "1,048,576 bytes" in declared.json()["message"]
+
+    def chunked() -> Iterator[bytes]:
+        yield big[: len(big) // 2]
+        yield big[len(big) // 2 :]
+
+    streamed = api.client.post(
+        "/api/v1/deals",
+        content=chunked(),
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413, streamed.text
+    # The public callback is bounded too.
+    callback = api.client.post(
+        "/api/v1/esign/callback/1/token", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert callback.status_code == 413
+    # Under the limit nothing changes.
+    api.post("/deals", {"name": "x" * 200})
+
+
+def test_uploads_have_their_own_larger_limit(api: Api) -> None:
+    two_mb = b"name\n" + b"Ada\n" * (512 * 1024)
+    response = api.client.post(
+        "/api/v1/deals", files={"file": ("contacts.csv", two_mb, "text/csv")}, headers=api.headers
+    )
+    assert response.status_code != 413  # the route refuses it for what it is, not its size

@@ -20,6 +20,7 @@ from stageflow.bootstrap import App
 from stageflow.domain.errors import StageflowError
 from stageflow.entrypoints import web
 from stageflow.entrypoints.api.deps import reject_unknown_query
+from stageflow.entrypoints.api.limits import BodyLimit
 from stageflow.entrypoints.api.routes import (
     activities,
     automations,
@@ -107,6 +108,11 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     web.mount(api, app)
+    api.add_middleware(
+        BodyLimit,
+        max_body=app.settings.max_body_bytes,
+        max_upload=app.settings.max_upload_bytes,
+    )
     return api
 
 

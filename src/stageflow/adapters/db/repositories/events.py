@@ -84,7 +84,9 @@ class EventRepository:
         rows = self.conn.execute(
             select(*_STORED_COLUMNS)
             .where(
-                t.events.c.workspace_id == workspace_id,
+                # "+ 0": walk the primary key in id order; with the bare column SQLite picks
+                # the timeline index and sorts the workspace's every event for each page.
+                t.events.c.workspace_id + 0 == workspace_id,
                 t.events.c.id > after_id,
                 t.events.c.occurred_at >= since,
             )
