@@ -19,7 +19,13 @@ from stageflow.domain.events import Actor, ActorKind, Event, EventType, Source
 from stageflow.domain.pipelines import DEFAULT_PICKLISTS, DEFAULT_PIPELINES, Pipeline, Stage
 from stageflow.domain.references import RefKind
 from stageflow.domain.text import a_or_an
-from stageflow.domain.users import Permission, Principal, Role, parse_permissions
+from stageflow.domain.users import (
+    ROLE_PERMISSIONS,
+    Permission,
+    Principal,
+    Role,
+    parse_permissions,
+)
 from stageflow.domain.workspaces import Workspace, check_slug, slugify
 from stageflow.services.commands import (
     CreateToken,
@@ -129,6 +135,7 @@ def add_user(uow: UnitOfWork, principal: Principal, cmd: CreateUser, actor: Acto
     principal.require(Permission.USERS_MANAGE)
     if cmd.role is Role.OWNER and principal.role is not Role.OWNER:
         raise PermissionDenied("only an owner can add an owner")
+    _check_grant(principal, cmd.role, parse_permissions(cmd.permissions), frozenset())
     return create_user(uow, principal.workspace_id, cmd, actor)
 
 
@@ -141,17 +148,32 @@ def update_user(
         raise NotFound(f"user {user_id} not found")
     if Role(row.role) is Role.OWNER and principal.role is not Role.OWNER:
         raise PermissionDenied("only an owner can change an owner")
+    _check_outranks_not(principal, row, "change")
     values: dict[str, Any] = cmd.model_dump(exclude_unset=True)
     for key, value in values.items():
         if value is None:
             raise ValidationFailed(f"'{key}' cannot be null", field=key)
+    old_extra = parse_permissions(list(row.permissions or []))
+    new_extra = old_extra
     if "permissions" in values:
-        values["permissions"] = sorted({p.value for p in parse_permissions(values["permissions"])})
+        new_extra = parse_permissions(values["permissions"])
+        values["permissions"] = sorted(p.value for p in new_extra)
+    new_role = Role(row.role)
     if "role" in values:
         owner_involved = Role.OWNER in (Role(row.role), values["role"])
         if owner_involved and principal.role is not Role.OWNER:
             raise PermissionDenied("only an owner can make or unmake an owner")
-        values["role"] = Role(values["role"]).value
+        new_role = Role(values["role"])
+        values["role"] = new_role.value
+    old = ROLE_PERMISSIONS[Role(row.role)] | old_extra
+    _check_grant(principal, new_role, new_extra, old)
+    leaves_owners = (
+        Role(row.role) is Role.OWNER
+        and row.active
+        and (new_role is not Role.OWNER or values.get("active") is False)
+    )
+    if leaves_owners:
+        _keep_an_owner(uow, principal.workspace_id, row)
     if values.get("active") is False and row.active:
         label = f"user '{row.name}'"
         signals.check_unreferenced(uow, principal.workspace_id, RefKind.USER, user_id, label)
@@ -221,6 +243,52 @@ def issue_token(
     return create_token(uow, principal.workspace_id, user_id, cmd, actor)
 
 
+def _check_outranks_not(principal: Principal, target: Any, what: str) -> None:
+    """Nobody acts on the tokens or permissions of a user above their own role."""
+    if ROLE_RANK[Role(target.role)] > ROLE_RANK[principal.role]:
+        raise PermissionDenied(
+            f"{a_or_an(principal.role.value)} cannot {what} {a_or_an(target.role)}"
+        )
+
+
+def _check_grant(
+    principal: Principal,
+    role: Role,
+    extra: frozenset[Permission],
+    before: frozenset[Permission],
+) -> None:
+    """Nobody gives a role above their own, or a permission they do not hold themselves
+    (a role's permissions included): ``before`` is what the user could already do."""
+    if ROLE_RANK[role] > ROLE_RANK[principal.role]:
+        raise PermissionDenied(
+            f"{a_or_an(principal.role.value)} cannot make anyone {a_or_an(role.value)}",
+            field="role",
+        )
+    gained = (ROLE_PERMISSIONS[role] | extra) - before
+    missing = sorted(p.value for p in gained - principal.permissions)
+    if missing:
+        raise PermissionDenied(
+            f"you cannot grant a permission you do not hold: {', '.join(missing)}",
+            field="permissions" if missing[0] in {p.value for p in extra} else "role",
+        )
+
+
+def _keep_an_owner(uow: UnitOfWork, workspace_id: int, leaving: Any) -> None:
+    """The last active owner cannot be demoted or deactivated (the workspace row is locked so
+    two owners cannot demote each other at once)."""
+    uow.workspaces.get(workspace_id, for_update=True)
+    owners = [
+        u
+        for u in uow.users.list(workspace_id)
+        if Role(u.role) is Role.OWNER and u.active and u.id != leaving.id
+    ]
+    if not owners:
+        raise Conflict(
+            f"{leaving.name} is the workspace's only owner: make another user owner first",
+            field="role",
+        )
+
+
 def authenticate(uow: UnitOfWork, token: str) -> Principal:
     principal = uow.tokens.principal_for(security.hash_token(token))
     if principal is None:
@@ -244,6 +312,9 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, actor: Ac
         raise NotFound(f"token {token_id} not found")
     if row.user_id != principal.user_id:
         principal.require(Permission.TOKENS_MANAGE)
+        holder = uow.users.get(principal.workspace_id, row.user_id)
+        if holder is not None:
+            _check_outranks_not(principal, holder, "revoke the tokens of")
     if row.revoked_at is None:
         now = uow.clock.now()
         uow.tokens.revoke(principal.workspace_id, token_id, now)
