@@ -62,7 +62,7 @@ def test_a_draft_is_replayed_on_stored_events_and_nothing_runs(
     clock.advance(timedelta(days=2))
     api.post(f"/deals/{moved['id']}/move", {"stage_id": stages["Proposal"]}, expect=200)
     clock.advance(timedelta(days=1))
-    waiting = api.post("/deals", {"name": "Quiet roof", "fields": {"amount": 5000}})
+    api.post("/deals", {"name": "Quiet roof", "fields": {"amount": 5000}})
     clock.advance(timedelta(days=10))
     automation = _draft(api, _follow_up())
     tasks_before = api.get("/activities")["items"]

@@ -1,5 +1,5 @@
-"""Privilege edges (issue 16, item 3), over the whole matrix — every role × extra
-permissions × target role × operation, generated: nobody acts on the tokens or permissions
+"""Privilege edges (issue 16, item 3), over the whole matrix — every role x extra
+permissions x target role x operation, generated: nobody acts on the tokens or permissions
 of a user above their own role, nobody grants what they do not hold, and the last owner
 stays an owner. Each case runs in its own transaction, rolled back."""
 
