@@ -200,7 +200,15 @@ def describe(row: Any, object_type: ObjectType, names: Names) -> tuple[str, list
             "ActivityUpdated": "Updated",
             "ActivityCompleted": "Completed",
         }
-        return f"{verb[kind]} a {after.get('type', 'activity')}: {after.get('subject', '')}", []
+        outcome = after.get("outcome")
+        details = [f"Outcome: {str(outcome).replace('_', ' ')}"] if outcome else []
+        return (
+            f"{verb[kind]} a {after.get('type', 'activity')}: {after.get('subject', '')}",
+            details,
+        )
+    if kind in ("SubstateOpened", "SubstateClosed") and data.get("substate"):
+        done = "Opened" if kind == "SubstateOpened" else "Closed"
+        return f"{done} sub-state '{data['substate']}'", []
     if kind in ("AssociationAdded", "AssociationRemoved"):
         other = names.records.get(data.get("related_id"), f"a {data.get('related_type', 'record')}")
         return ("Linked to " if kind == "AssociationAdded" else "Unlinked from ") + other, []
