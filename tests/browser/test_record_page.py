@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     check_accessibility,
     screenshot,
     sign_in,
+    stage_ids,
 )
 
 
@@ -314,3 +315,48 @@ def test_an_agent_cannot_open_or_change_another_users_deal(
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#error-owner_id")).to_contain_text("needs 'records.edit_all'")
     assert _get(server, "deals", mine["id"])["owner_id"] == users["Sam Seller"]
+
+
+def test_a_rules_change_names_the_rule_and_links_its_run(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    stages = stage_ids(server, "deal")
+    with server.api() as api:
+        found = api.get("/pipelines", params={"object_type": "deal"}).json()
+        items = found["items"] if isinstance(found, dict) else found
+        pipeline = next(p["id"] for p in items if p["is_default"] and p["object_type"] == "deal")
+        rules = f"/pipelines/{pipeline}/stages/{stages['Negotiation']}/rules"
+        rule = api.post(
+            rules,
+            json={
+                "name": "Hot deal",
+                "action": "set_field",
+                "settings": {"fields": {"probability": 80}},
+            },
+        )
+        assert rule.status_code == 201, rule.text
+    try:
+        deal = _create(server, "deals", name="Conti greenhouse panels")
+        page.goto(f"/deals/{deal['id']}")
+        page.get_by_label("Stage", exact=True).select_option(label="Negotiation")
+        page.get_by_role("button", name="Move", exact=True).click()
+        expect(page.locator(".stage-badge")).to_contain_text("Negotiation")
+        for _ in range(50):  # the worker runs the rule within a moment
+            if _get(server, "deals", deal["id"])["fields"].get("probability") == 80:
+                break
+            page.wait_for_timeout(200)
+        page.reload()
+        with server.api() as api:
+            (run,) = api.get("/runs", params={"record": deal["id"]}).json()["items"]
+        entry = page.locator(".timeline li", has_text="Probability: empty → 80")
+        link = entry.get_by_role(
+            "link", name=re.compile(r"^Rule '.*Hot deal' \(version \d+, run #")
+        )
+        expect(link).to_have_attribute("href", f"/runs/{run['id']}")
+        runs = page.locator("section", has=page.get_by_role("heading", name="Automation runs"))
+        expect(runs.get_by_role("link", name=re.compile(r"^Rule '.*Hot deal'$"))).to_have_attribute(
+            "href", f"/runs/{run['id']}"
+        )
+        expect(runs).to_contain_text("completed")
+    finally:
+        with server.api() as api:
+            assert api.delete(f"{rules}/{rule.json()['id']}").is_success
