@@ -360,3 +360,37 @@ def test_a_rules_change_names_the_rule_and_links_its_run(owner_page: Page, serve
     finally:
         with server.api() as api:
             assert api.delete(f"{rules}/{rule.json()['id']}").is_success
+
+
+def test_a_contacts_custom_field_and_its_company(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    with server.api() as api:
+        defined = api.post(
+            "/fields/contact",
+            json={"key": "roof_type", "label": "Roof type", "type": "picklist",
+                  "options": ["flat", "pitched"]},
+        )  # fmt: skip
+        assert defined.status_code == 201, defined.text
+    try:
+        contact = _create(server, "contacts", fields={"first_name": "Luca", "last_name": "Bassi"})
+        page.goto(f"/contacts/{contact['id']}")
+        expect(page.get_by_role("heading", name="Luca Bassi")).to_be_visible()
+        _edit(page, "Roof type")
+        page.get_by_label("Roof type", exact=True).select_option("pitched")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".timeline li").first).to_contain_text("Roof type: empty → pitched")
+        assert _get(server, "contacts", contact["id"])["fields"]["roof_type"] == "pitched"
+
+        # A contact links to a company; the company's page lists it (linked from its side).
+        page.get_by_label("Link a company").select_option(label="Acme Solar")
+        page.locator("#link-company").get_by_role("button", name="Link").click()
+        expect(page.locator(".timeline li").first).to_contain_text("Linked to Acme Solar")
+        page.get_by_role("link", name="Acme Solar").click()
+        expect(page.get_by_role("heading", name="Acme Solar")).to_be_visible()
+        links = page.locator("section", has=page.get_by_role("heading", name="Associations"))
+        expect(links.get_by_role("link", name="Luca Bassi")).to_be_visible()
+        expect(links.get_by_role("button", name="Unlink Luca Bassi")).to_have_count(0)
+        check_accessibility(page)
+    finally:
+        with server.api() as api:
+            assert api.delete("/fields/contact/roof_type").is_success
