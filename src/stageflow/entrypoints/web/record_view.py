@@ -50,6 +50,7 @@ class FieldRow:
     value: str
     options: list[tuple[str, str]]
     editable: bool
+    unavailable: frozenset[str] = frozenset()  # options shown but not for this user to choose
 
 
 def field_rows(
@@ -59,6 +60,10 @@ def field_rows(
     ws = user.principal.workspace_id
     users = sorted(names.users.items(), key=lambda item: str(item[1]).lower())
     owner = names.users.get(record.owner_id, "a former user") if record.owner_id else "No owner"
+    principal = user.principal
+    not_theirs = frozenset(
+        str(i) for i, _ in users if i != principal.user_id and not principal.can_edit_owner(i)
+    )  # an agent keeps a record or gives it up, but gives it to no one else
     rows = [
         FieldRow("name", "Name", record.name, "text", record.name, [], can_edit),
         FieldRow(
@@ -69,6 +74,7 @@ def field_rows(
             str(record.owner_id or ""),
             [("", "No owner"), *((str(i), n) for i, n in users)],
             can_edit,
+            not_theirs,
         ),
     ]
     definitions = service.field_definitions(uow, ws, record.object_type)
@@ -132,7 +138,8 @@ def _field_row(
             text = dict(choices).get(raw, text)
         case FieldType.USER:
             kind = "select"
-            options = [("", "—"), *((str(i), n) for i, n in sorted(names.users.items()))]
+            people = sorted(names.users.items(), key=lambda item: str(item[1]).lower())
+            options = [("", "—"), *((str(i), n) for i, n in people)]
             text = names.users.get(value, "a former user") if value else "—"
         case FieldType.COMPANY:
             kind = "select"
