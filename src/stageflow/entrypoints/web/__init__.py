@@ -19,7 +19,10 @@ from stageflow.entrypoints.web.pages import (
     inbox,
     lifecycle_settings,
     pipeline_settings,
+    record_activities,
+    record_edits,
     record_page,
+    record_related,
     records,
     settings,
     shell,
@@ -39,7 +42,8 @@ def mount(api: FastAPI, app: App) -> None:
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
-    for module in (auth, shell, boards, records, record_page, contacts, *more):
+    record = (record_page, record_edits, record_activities, record_related)
+    for module in (auth, shell, boards, records, *record, contacts, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

@@ -239,7 +239,7 @@ def load_board(
         filters=filters,
         owners=sorted(names.items(), key=lambda item: item[1].lower()),
         columns=columns,
-        lost_reasons=_lost_reasons(uow, ws, object_type),
+        lost_reasons=lost_reasons(uow, ws, object_type),
     )
 
 
@@ -271,7 +271,7 @@ def column_head(
     return heads
 
 
-def _lost_reasons(
+def lost_reasons(
     uow: UnitOfWork, workspace_id: int, object_type: ObjectType
 ) -> list[dict[str, str]]:
     if object_type is not ObjectType.LEAD:

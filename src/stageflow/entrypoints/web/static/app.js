@@ -71,6 +71,16 @@
     if (invalid) invalid.focus();
   });
 
+  // A record page's body comes back after each change: the keyboard focus goes back to the
+  // control the change started from (named by the server), not to the top of the page.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var body = document.getElementById("record-body");
+    if (!body || !body.dataset.focusId || !body.contains(event.detail.elt)) return;
+    var target = document.getElementById(body.dataset.focusId);
+    delete body.dataset.focusId;
+    if (target) target.focus();
+  });
+
   document.body.addEventListener("recordCreated", function () {
     var dialog = document.getElementById("new-record-dialog");
     if (dialog && dialog.open) dialog.close();
@@ -103,6 +113,21 @@
       dialog.showModal();
     });
   }
+
+  // The record page's stage select: a lost stage asks for its reason as the board does.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    if (!form.matches || !form.matches("form.record-move")) return;
+    var select = form.querySelector('[name="stage_id"]');
+    var option = select && select.selectedOptions[0];
+    if (!option || !option.dataset.lost) return;
+    event.preventDefault();
+    askLostReason(option.dataset.stageName).then(function (reason) {
+      if (reason === null) { select.focus(); return; }
+      form.querySelector('[name="reason"]').value = reason;
+      event.detail.issueRequest(true);
+    });
+  });
 
   function moveCard(card, stageId, undo) {
     var body = document.getElementById("board-body");
