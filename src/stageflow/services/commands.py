@@ -85,7 +85,8 @@ class MoveRecord(Command):
     fields: dict[str, Any] | None = Field(
         None,
         description="Fields set with the move, e.g. a lead's disqualification_reason when it "
-        "moves to Disqualified",
+        "moves to Disqualified, a deal's or opportunity's lost_reason when it moves to a lost "
+        "stage",
     )
     version: int | None = None
 

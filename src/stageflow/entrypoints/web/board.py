@@ -10,7 +10,7 @@ from typing import Any
 from stageflow.domain.errors import NotFound
 from stageflow.domain.filters import Condition, Filter, Op
 from stageflow.domain.pipelines import Pipeline, Stage, StageKind
-from stageflow.domain.records import ObjectType, Record
+from stageflow.domain.records import BUILTIN_FIELDS, LOST_REASON_FIELDS, ObjectType, Record
 from stageflow.entrypoints.web import queries
 from stageflow.entrypoints.web.auth import WebUser, initials
 from stageflow.entrypoints.web.render import days_ago, due_text, money
@@ -274,9 +274,11 @@ def column_head(
 def _lost_reasons(
     uow: UnitOfWork, workspace_id: int, object_type: ObjectType
 ) -> list[dict[str, str]]:
-    if object_type is not ObjectType.LEAD:
+    key = LOST_REASON_FIELDS.get(object_type)
+    picklist = next((f.picklist for f in BUILTIN_FIELDS[object_type] if f.key == key), None)
+    if picklist is None:
         return []
-    options: list[Any] = uow.picklists.all(workspace_id).get("disqualification_reasons", [])
+    options: list[Any] = uow.picklists.all(workspace_id).get(picklist, [])
     return [{"value": o["value"], "label": o.get("label") or o["value"]} for o in options]
 
 

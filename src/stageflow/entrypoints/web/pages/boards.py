@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stageflow.domain.errors import StageflowError, StaleVersion
 from stageflow.domain.pipelines import StageKind
-from stageflow.domain.records import ObjectType
+from stageflow.domain.records import LOST_REASON_FIELDS, ObjectType
 from stageflow.entrypoints.web import board as boards
 from stageflow.entrypoints.web.auth import WebUser, require_csrf, signed_in_user
 from stageflow.entrypoints.web.render import page
@@ -140,11 +140,8 @@ def move(
         object_type = boards.board_type(slug)
         with user.uow() as uow:
             previous_stage = get_visible(uow, user.principal, object_type, record_id).stage_id
-            fields = (
-                {"disqualification_reason": reason}
-                if reason and object_type is ObjectType.LEAD
-                else None
-            )
+            reason_field = LOST_REASON_FIELDS.get(object_type)
+            fields = {reason_field: reason} if reason and reason_field else None
             record = move_record(
                 uow,
                 user.principal,
