@@ -171,6 +171,14 @@ class CreateUser(Command):
     password: str | None = Field(None, min_length=8, max_length=200)
 
 
+class ChangePassword(Command):
+    """A user's own new password; ``current_password`` is not asked when choosing the first
+    one after a one-time password."""
+
+    current_password: str = Field("", max_length=200)
+    new_password: str = Field(max_length=200)
+
+
 class UpdateUser(Command):
     name: str | None = Field(None, min_length=1, max_length=200)
     role: Role | None = None
