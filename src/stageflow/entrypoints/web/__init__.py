@@ -20,6 +20,7 @@ from stageflow.entrypoints.web.pages import (
     account,
     auth,
     boards,
+    contact_import,
     contacts,
     dashboard,
     inbox,
@@ -45,7 +46,8 @@ def mount(api: FastAPI, app: App) -> None:
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
-    for module in (auth, account, shell, boards, records, record_page, contacts, *more):
+    crm = (boards, records, contact_import, record_page, contacts)
+    for module in (auth, account, shell, *crm, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

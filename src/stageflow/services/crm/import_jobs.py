@@ -42,6 +42,7 @@ class Preview:
     mapping: dict[str, str]
     targets: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    samples: dict[str, str] = field(default_factory=dict)  # a value of each column
     errors: list[imports.RowError] = field(default_factory=list)
     error_count: int = 0
     total: int = 0
@@ -119,6 +120,10 @@ def preview(
     check = imports.row_checker(uow, principal, _columns(mapping))
     for line, raw in rows:
         result.total += 1
+        if result.total <= PREVIEW_ROWS:
+            for column, value in raw.items():
+                if value.strip() and column in mapping:
+                    result.samples.setdefault(column, value.strip())
         checked = check(line, raw)
         if isinstance(checked, imports.RowError):
             result.error_count += 1
@@ -127,6 +132,11 @@ def preview(
         elif len(result.rows) < PREVIEW_ROWS:
             result.rows.append(checked)
     return result
+
+
+def header(uow: UnitOfWork, principal: Principal, job_id: int) -> list[str]:
+    """The file's columns, in its order."""
+    return [c for c in imports.read_csv_text(_job(uow, principal, job_id).content)[0] if c]
 
 
 def start(uow: UnitOfWork, principal: Principal, job_id: int, mapping: dict[str, str]) -> None:
