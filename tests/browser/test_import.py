@@ -104,6 +104,18 @@ def test_import_a_csv_with_a_few_bad_rows(
     assert irene["fields"]["job_title"] == "Roof owner"
 
 
+def test_a_file_too_big_is_refused_before_it_is_read(
+    owner_page: Page, console: ConsoleWatch
+) -> None:
+    console.allow(r"status of 413")
+    page = owner_page
+    page.goto("/contacts/import")
+    big = b"name\n" + b"x" * (21 * 1024 * 1024)
+    page.get_by_label("CSV file").set_input_files(_file("big.csv", big.decode()))  # type: ignore[arg-type]
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#import-file-error")).to_contain_text("at most 20 MB can be uploaded")
+
+
 def test_an_agent_cannot_import(page: Page, console: ConsoleWatch) -> None:
     console.allow(r"status of 403")
     sign_in(page, AGENT_EMAIL, AGENT_PASSWORD)

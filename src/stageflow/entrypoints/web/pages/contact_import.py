@@ -6,10 +6,11 @@ process shows its progress."""
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from stageflow.domain.errors import StageflowError
 from stageflow.domain.users import Permission
@@ -40,13 +41,20 @@ def upload_page(request: Request, user: WebUser = Depends(signed_in_user)) -> Re
     return _upload_form(request, user)
 
 
-@router.post(PATH, dependencies=CSRF, response_class=HTMLResponse)
-async def upload(
-    request: Request,
-    file: Annotated[UploadFile | None, File()] = None,
-    user: WebUser = Depends(signed_in_user),
-) -> Response:
-    if file is None or not file.filename:
+@router.post(PATH, response_class=HTMLResponse)
+async def upload(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > import_jobs.MAX_BYTES + 64 * 1024:
+        # Refused before the body is read (and spooled to disk).
+        message = (
+            f"The file is {int(size) / 1024 / 1024:.1f} MB; at most "
+            f"{import_jobs.MAX_BYTES // 1024 // 1024} MB can be uploaded (split it, or use "
+            "`stageflow contacts import`)"
+        )
+        return _upload_form(request, user, message, status=413)
+    await require_csrf(request)
+    file = (await request.form()).get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
         return _upload_form(request, user, "Choose a CSV file to upload", status=422)
     data = await file.read(import_jobs.MAX_BYTES + 1)
     try:
@@ -90,6 +98,8 @@ async def start(request: Request, job_id: int, user: WebUser = Depends(signed_in
     except StageflowError as exc:
         if exc.status in (403, 404):
             return error_page(request, user, exc)
+        if job.status != import_jobs.UPLOADED:  # started already (another tab, a double click)
+            return RedirectResponse(f"{PATH}/{job_id}", status_code=303)
         return _preview(request, user, job, given, status=422)
     runner = threading.Thread(
         target=import_jobs.run,
