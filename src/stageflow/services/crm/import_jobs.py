@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from stageflow.domain.clock import SystemClock
 from stageflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from stageflow.domain.users import Permission, Principal, Role, parse_permissions
 from stageflow.services.crm import imports
@@ -52,9 +53,13 @@ class Preview:
         return self.total - self.error_count
 
 
+_SYSTEM_CLOCK = SystemClock()
+
+
 def _now() -> datetime:
-    """Progress is measured on the system clock (a virtual clock does not move by itself)."""
-    return datetime.now(UTC)
+    """Progress is measured on the system clock (a virtual clock does not move by itself),
+    as the courier's leases are."""
+    return _SYSTEM_CLOCK.now()
 
 
 def upload(uow: UnitOfWork, principal: Principal, file_name: str, data: bytes) -> int:
