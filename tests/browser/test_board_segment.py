@@ -4,7 +4,10 @@ a long column loads on scroll and the list view hold only the segment's records.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
@@ -25,11 +28,11 @@ def _segment(server: Server, name: str, object_type: str, filter_: object) -> in
         return segment_id
 
 
-def test_a_segment_narrows_the_board_its_counts_and_the_list(
-    owner_page: Page, server: Server
-) -> None:
-    page = owner_page
-    with server.api() as api:  # a pipeline of its own: the demo's boards stay as they are
+@pytest.fixture
+def terrazzo(server: Server) -> Iterator[dict[str, Any]]:
+    """A deal pipeline of its own, removed afterwards with its deals and segments: the
+    demo's boards and dashboard stay as the other tests expect them."""
+    with server.api() as api:
         created = api.post(
             "/pipelines",
             json={
@@ -43,7 +46,26 @@ def test_a_segment_narrows_the_board_its_counts_and_the_list(
             },
         )
         assert created.status_code == 201, created.text
-        pipeline = created.json()
+        before = {s["id"] for s in api.get("/segments").json()}
+    pipeline: dict[str, Any] = created.json()
+    try:
+        yield pipeline
+    finally:
+        with server.api() as api:
+            deals = api.get("/deals", params={"pipeline_id": pipeline["id"], "limit": 200})
+            for deal in deals.json()["items"]:
+                api.delete(f"/deals/{deal['id']}").raise_for_status()
+            for segment in api.get("/segments").json():
+                if segment["id"] not in before:
+                    api.delete(f"/segments/{segment['id']}").raise_for_status()
+            api.delete(f"/pipelines/{pipeline['id']}").raise_for_status()
+
+
+def test_a_segment_narrows_the_board_its_counts_and_the_list(
+    owner_page: Page, server: Server, terrazzo: dict[str, Any]
+) -> None:
+    page = owner_page
+    pipeline = terrazzo
     stages = {s["name"]: s["id"] for s in pipeline["stages"]}
     negotiation, proposal = stages["Quote"], stages["Survey"]
     with server.api() as api:

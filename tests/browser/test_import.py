@@ -30,7 +30,13 @@ CSV = (
 
 
 def _choose(page: Page, column: str, target: str) -> None:
-    """Send a column to a field and wait for the preview that answers it."""
+    """Send a column to a field and wait for the preview that answers it (once htmx has
+    taken up the form the previous answer put in place)."""
+    page.wait_for_function(
+        "() => { const f = document.querySelector('#import-form');"
+        " return f && f['htmx-internal-data'] && f['htmx-internal-data'].initHash"
+        " && !f.classList.contains('htmx-settling') }"
+    )
     with page.expect_response(lambda r: "/contacts/import/" in r.url and "col-" in r.url):
         page.get_by_label(column).select_option(label=target)
 
