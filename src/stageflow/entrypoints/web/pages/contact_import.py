@@ -44,8 +44,10 @@ def upload_page(request: Request, user: WebUser = Depends(signed_in_user)) -> Re
 @router.post(PATH, response_class=HTMLResponse)
 async def upload(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     size = request.headers.get("content-length", "")
-    if size.isdigit() and int(size) > import_jobs.MAX_BYTES + 64 * 1024:
-        # Refused before the body is read (and spooled to disk).
+    if size.isdigit() and int(size) > 10 * import_jobs.MAX_BYTES:
+        # Far too big: refused before the body is spooled to disk (the browser may see the
+        # connection close before it has sent everything). Up to this, the body is read
+        # and the service refuses it with the same words, which every browser shows.
         message = (
             f"The file is {int(size) / 1024 / 1024:.1f} MB; at most "
             f"{import_jobs.MAX_BYTES // 1024 // 1024} MB can be uploaded (split it, or use "
