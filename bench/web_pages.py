@@ -22,8 +22,8 @@ from stageflow.domain.events import Actor, ActorKind, Source
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
 from stageflow.entrypoints.api.app import create_app
-from stageflow.services.commands import CreateRecord
-from stageflow.services.crm import imports, records
+from stageflow.services.commands import CreateRecord, CreateSegment
+from stageflow.services.crm import imports, records, segments
 from stageflow.services.crm.demo import DEMO_OWNER, create_demo_workspace
 
 STAGES = ["New Lead", "Hot Lead", "Payment", "Customer", "Cold Lead", ""]
@@ -76,6 +76,21 @@ def main() -> None:
                 records.create_record(uow, owner, ObjectType.DEAL, cmd, actor)
             uow.commit()
         rows.append((f"made {args.deals:,} deals", f"{time.perf_counter() - started:.1f} s"))
+        with app.uow() as uow:
+            big = segments.create(
+                uow,
+                owner,
+                CreateSegment.model_validate(
+                    {
+                        "name": "Big deals",
+                        "object_type": "deal",
+                        "filter": {"field": "amount", "op": "gt", "value": 5000},
+                    }
+                ),
+                actor,
+            )
+            uow.commit()
+        pages = (*PAGES, f"/boards/deal?segment={big.id}")
         path = Path(directory) / "contacts.csv"
         write_csv(path, args.contacts)
         started = time.perf_counter()
@@ -98,7 +113,7 @@ def main() -> None:
                 follow_redirects=False,
             )
             assert signed_in.status_code == 303, signed_in.text
-            for page in PAGES:
+            for page in pages:
                 times = []
                 for _ in range(args.repeat):
                     begun = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stageflow.adapters.db.engine import make_engine
 from stageflow.adapters.db.migrate import alembic_config
 from stageflow.domain.clock import SystemClock
 from stageflow.entrypoints.cli import cli
+from stageflow.services.crm import security
 from stageflow.services.crm.workspaces import authenticate
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -109,6 +111,40 @@ def test_workspace_user_and_token(sqlite_url: str) -> None:
     assert agent.workspace_id == owner.workspace_id
 
     assert "solar-shop" in invoke(sqlite_url, "workspace", "list")[1]
+
+
+def test_user_create_without_password_prints_a_one_time_password(sqlite_url: str) -> None:
+    invoke(sqlite_url, "db", "upgrade")
+    invoke(sqlite_url, "workspace", "create", "Shop", "--owner-email", "a@shop.example")
+    code, output = invoke(
+        sqlite_url, "user", "create", "-w", "shop", "--email", "c@shop.example", "--name", "C"
+    )
+    assert code == 0, output
+    found = re.search(r"one-time password: (\S+)", output)
+    assert found is not None, output
+    code, output = invoke(
+        sqlite_url,
+        "user",
+        "create",
+        "-w",
+        "shop",
+        "--email",
+        "d@shop.example",
+        "--name",
+        "D",
+        "--password",
+        "chosen-password",
+    )
+    assert code == 0 and "one-time" not in output
+    engine = make_engine(sqlite_url)
+    with UnitOfWork(engine, SystemClock(), read_only=True) as uow:
+        ws = uow.workspaces.get_by_slug("shop")
+        assert ws is not None and ws.id is not None
+        c = uow.users.get_by_email(ws.id, "c@shop.example")
+        d = uow.users.get_by_email(ws.id, "d@shop.example")
+    engine.dispose()
+    assert c.must_change_password and security.verify_password(found.group(1), c.password_hash)
+    assert not d.must_change_password
 
 
 def test_cli_errors_are_clear(sqlite_url: str) -> None:

@@ -190,5 +190,47 @@ def test_lifecycle_changes_are_counted_per_instant_when_upgraded(empty_database:
     assert [tuple(r) for r in back] == [(1, None, stage), (2, None, stage), (3, stage, None)]
 
 
+def test_existing_workspaces_get_lost_reasons_when_upgraded(empty_database: str) -> None:
+    """0020 gives workspaces made before deals had a lost reason the default picklist, and
+    leaves one a workspace already has alone."""
+    upgrade(empty_database, "0019")
+    engine = make_engine(empty_database)
+    created = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    kept = [{"value": "too_dear", "label": "Too dear"}]
+    with engine.begin() as conn:
+        old, edited = (
+            conn.execute(
+                insert(t.workspaces)
+                .values(name=slug.title(), slug=slug, settings={}, created_at=created)
+                .returning(t.workspaces.c.id)
+            ).scalar_one()
+            for slug in ("old", "edited")
+        )
+        conn.execute(
+            insert(t.picklists).values(workspace_id=edited, key="lost_reasons", options=kept)
+        )
+    engine.dispose()
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(t.picklists.c.workspace_id, t.picklists.c.options).where(
+                    t.picklists.c.key == "lost_reasons"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert [o["label"] for o in rows[old]] == [
+        "Price",
+        "Chose a competitor",
+        "No budget",
+        "No decision",
+        "Timing",
+        "Other",
+    ]
+    assert rows[edited] == kept
+
+
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)

@@ -90,6 +90,15 @@ DEFAULT_PICKLISTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("wrong_contact", "Wrong contact"),
         ("chose_competitor", "Chose a competitor"),
     ),
+    # Asked for when a deal or an opportunity moves to a lost stage.
+    "lost_reasons": (
+        ("price", "Price"),
+        ("chose_competitor", "Chose a competitor"),
+        ("no_budget", "No budget"),
+        ("no_decision", "No decision"),
+        ("timing", "Timing"),
+        ("other", "Other"),
+    ),
     "source_channel": (
         ("web_form", "Web form"),
         ("email", "Email"),

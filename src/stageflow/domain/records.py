@@ -79,12 +79,21 @@ BUILTIN_FIELDS: dict[ObjectType, tuple[FieldDef, ...]] = {
         _f("currency", FieldType.TEXT),
         _f("close_date", FieldType.DATE),
         _f("probability", FieldType.NUMBER),
+        _f("lost_reason", FieldType.PICKLIST, "lost_reasons"),
     ),
     ObjectType.OPPORTUNITY: (
         _f("amount", FieldType.NUMBER),
         _f("close_date", FieldType.DATE),
         _f("opportunity_type", FieldType.TEXT),
+        _f("lost_reason", FieldType.PICKLIST, "lost_reasons"),
     ),
+}
+
+# The field that says why a record was lost, asked for when it moves to a lost stage.
+LOST_REASON_FIELDS: dict[ObjectType, str] = {
+    ObjectType.LEAD: "disqualification_reason",
+    ObjectType.DEAL: "lost_reason",
+    ObjectType.OPPORTUNITY: "lost_reason",
 }
 
 # Attributes every record has, kept in their own columns.

@@ -85,7 +85,8 @@ class MoveRecord(Command):
     fields: dict[str, Any] | None = Field(
         None,
         description="Fields set with the move, e.g. a lead's disqualification_reason when it "
-        "moves to Disqualified",
+        "moves to Disqualified, a deal's or opportunity's lost_reason when it moves to a lost "
+        "stage",
     )
     version: int | None = None
 
@@ -168,6 +169,14 @@ class CreateUser(Command):
     role: Role = Role.AGENT
     permissions: list[str] = Field(default_factory=list)
     password: str | None = Field(None, min_length=8, max_length=200)
+
+
+class ChangePassword(Command):
+    """A user's own new password; ``current_password`` is not asked when choosing the first
+    one after a one-time password."""
+
+    current_password: str = Field("", max_length=200)
+    new_password: str = Field(max_length=200)
 
 
 class UpdateUser(Command):

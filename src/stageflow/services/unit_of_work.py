@@ -16,6 +16,7 @@ from stageflow.adapters.db.repositories.activities import ActivityRepository
 from stageflow.adapters.db.repositories.automations import AutomationRepository, RunRepository
 from stageflow.adapters.db.repositories.conversations import ConversationRepository
 from stageflow.adapters.db.repositories.events import EventRepository
+from stageflow.adapters.db.repositories.imports import ImportJobRepository
 from stageflow.adapters.db.repositories.lifecycle import LifecycleRepository
 from stageflow.adapters.db.repositories.notifications import NotificationRepository
 from stageflow.adapters.db.repositories.opportunity_types import OpportunityTypeRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
     lifecycle: LifecycleRepository
     conversations: ConversationRepository
     segments: SegmentRepository
+    imports: ImportJobRepository
     outbox: OutboxRepository
     email_templates: TemplateRepository
     report_templates: TemplateRepository
@@ -149,6 +151,7 @@ class UnitOfWork:
         self.lifecycle = LifecycleRepository(conn)
         self.conversations = ConversationRepository(conn)
         self.segments = SegmentRepository(conn)
+        self.imports = ImportJobRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.email_templates = TemplateRepository(conn, t.email_templates)
         self.report_templates = TemplateRepository(conn, t.report_templates)

@@ -25,6 +25,7 @@ from stageflow.services.commands import (
     CreateToken,
     CreateUser,
 )
+from stageflow.services.crm import security
 from stageflow.services.crm.workspaces import create_token, create_user, create_workspace
 
 
@@ -75,9 +76,18 @@ def user_create(
         list[str] | None,
         typer.Option(help="Extra named permission (repeatable), e.g. automations.edit"),
     ] = None,
-    password: Annotated[str | None, typer.Option(help="Password for the web UI")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="Password for the web UI; without it a one-time password is printed, and the "
+            "user chooses their own at the first sign-in"
+        ),
+    ] = None,
 ) -> None:
     """Add a user to a workspace."""
+    one_time = password is None
+    if one_time:
+        password = security.new_password()
     app = open_app()
     try:
         with app.uow() as uow:
@@ -93,11 +103,15 @@ def user_create(
                     password=password,
                 ),
                 CLI_ACTOR,
+                one_time_password=one_time,
             )
             uow.commit()
     except StageflowError as exc:
         raise fail(exc) from None
     console.print(f"user {email} (id {user_id}, {role.value}) created")
+    if one_time:
+        console.print(f"one-time password: {password}", markup=False, highlight=False)
+        console.print("(shown once: the user chooses their own password at the first sign-in)")
 
 
 @token_cli.command("create")

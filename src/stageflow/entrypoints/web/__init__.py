@@ -10,10 +10,17 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from stageflow.bootstrap import App
-from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
+from stageflow.entrypoints.web.auth import (
+    CsrfRefused,
+    PasswordChoiceRequired,
+    SignInRequired,
+    WebState,
+)
 from stageflow.entrypoints.web.pages import (
+    account,
     auth,
     boards,
+    contact_import,
     contacts,
     dashboard,
     inbox,
@@ -43,12 +50,20 @@ def mount(api: FastAPI, app: App) -> None:
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
     record = (record_page, record_edits, record_activities, record_related)
-    for module in (auth, shell, boards, records, *record, contacts, *more):
+    crm = (boards, records, contact_import, *record, contacts)
+    for module in (auth, account, shell, *crm, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, _: SignInRequired) -> Response:
         target = auth.sign_in_url(request.url.path)
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @api.exception_handler(PasswordChoiceRequired)
+    async def password_choice_required(request: Request, _: PasswordChoiceRequired) -> Response:
+        target = account.CHOOSE
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

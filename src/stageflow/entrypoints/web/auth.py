@@ -38,6 +38,11 @@ class CsrfRefused(Exception):
     """A state-changing request without a valid CSRF token (403)."""
 
 
+class PasswordChoiceRequired(Exception):
+    """The user signed in with a one-time password: until they choose their own, the only
+    page they reach is the one that asks for it."""
+
+
 @dataclass
 class WebState:
     """What the web app keeps per process: the cookie signer and the sign-in throttle."""
@@ -101,6 +106,28 @@ def principal_for_user(user: Any) -> Principal:
 
 def signed_in_user(request: Request) -> WebUser:
     """Dependency of every page behind sign-in."""
+    user, must_change_password = _signed_in(request)
+    if must_change_password:
+        raise PasswordChoiceRequired
+    return user
+
+
+def user_choosing_password(request: Request) -> WebUser:
+    """Dependency of the page where a user replaces a one-time password (and signs out)."""
+    return _signed_in(request)[0]
+
+
+def still_signed_in(request: Request) -> bool:
+    """Whether the cookie's session is still good (not ended by a new password or a
+    deactivation): the sign-in page sends such a visitor on instead of asking again."""
+    try:
+        _signed_in(request)
+    except SignInRequired:
+        return False
+    return True
+
+
+def _signed_in(request: Request) -> tuple[WebUser, bool]:
     session = current_session(request)
     if session is None or not session.signed_in:
         raise SignInRequired
@@ -116,7 +143,7 @@ def signed_in_user(request: Request) -> WebUser:
         or password_mark(user.password_hash) != session.password_mark
     ):
         raise SignInRequired
-    return WebUser(
+    signed_in = WebUser(
         app=app,
         principal=principal_for_user(user),
         name=user.name,
@@ -124,6 +151,7 @@ def signed_in_user(request: Request) -> WebUser:
         workspace_name=workspace.name,
         csrf_token=web_state(request).signer.csrf_token(session),
     )
+    return signed_in, bool(user.must_change_password)
 
 
 def check_password(uow: UnitOfWork, email: str, password: str) -> Any | None:

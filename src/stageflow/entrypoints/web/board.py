@@ -4,16 +4,17 @@ board holds only what the API would show them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stageflow.domain.errors import NotFound
-from stageflow.domain.filters import Condition, Filter, Op
+from stageflow.domain.filters import AllOf, Condition, Filter, Op, parse_filter
 from stageflow.domain.pipelines import Pipeline, Stage, StageKind
-from stageflow.domain.records import ObjectType, Record
+from stageflow.domain.records import BUILTIN_FIELDS, LOST_REASON_FIELDS, ObjectType, Record
 from stageflow.entrypoints.web import queries
 from stageflow.entrypoints.web.auth import WebUser, initials
 from stageflow.entrypoints.web.render import days_ago, due_text, money
+from stageflow.services.crm import segments
 from stageflow.services.crm.records import list_records
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -38,17 +39,53 @@ class BoardFilters:
     pipeline_id: int | None = None
     owner_id: int | None = None
     q: str = ""
+    segment_id: int | None = None
+    # The chosen segment's filter, once read (``with_segment``).
+    segment_filter: Filter | None = None
 
     def record_filter(self) -> Filter | None:
         text = self.q.strip()
-        return Condition(field="name", op=Op.CONTAINS, value=text) if text else None
+        parts: list[Filter] = [self.segment_filter] if self.segment_filter is not None else []
+        if text:
+            parts.append(Condition(field="name", op=Op.CONTAINS, value=text))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(all=parts)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a filter other than the pipeline leaves records out."""
+        return bool(self.q or self.owner_id or self.segment_id)
 
     def query(self) -> dict[str, str]:
         """The filters as query parameters (for load-more links and the list pager)."""
         params = {"pipeline": str(self.pipeline_id or ""), "owner": str(self.owner_id or "")}
         if self.q:
             params["q"] = self.q
+        if self.segment_id is not None:
+            params["segment"] = str(self.segment_id)
         return params
+
+
+def segments_of(uow: UnitOfWork, workspace_id: int, object_type: ObjectType) -> list[Any]:
+    """The saved segments a board of this type can apply: those of its object type."""
+    return [s for s in uow.segments.list(workspace_id) if s.object_type == object_type.value]
+
+
+def with_segment(
+    uow: UnitOfWork, user: WebUser, object_type: ObjectType, filters: BoardFilters
+) -> BoardFilters:
+    """The filters with the chosen segment's filter read (a segment of another object type
+    is refused: its fields are not this board's)."""
+    if filters.segment_id is None:
+        return filters
+    row = segments.get(uow, user.principal, filters.segment_id)
+    if row.object_type != object_type.value:
+        raise NotFound(
+            f"segment '{row.name}' is a segment of {ObjectType(row.object_type).plural}, "
+            f"not of {object_type.plural}"
+        )
+    return replace(filters, segment_filter=parse_filter(row.filter))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +129,7 @@ class Board:
     owners: list[tuple[int, str]]
     columns: list[Column]
     lost_reasons: list[dict[str, str]]
+    segments: list[Any] = field(default_factory=list)
 
     @property
     def has_amounts(self) -> bool:
@@ -240,6 +278,7 @@ def load_board(
         owners=sorted(names.items(), key=lambda item: item[1].lower()),
         columns=columns,
         lost_reasons=lost_reasons(uow, ws, object_type),
+        segments=segments_of(uow, ws, object_type),
     )
 
 
@@ -274,9 +313,11 @@ def column_head(
 def lost_reasons(
     uow: UnitOfWork, workspace_id: int, object_type: ObjectType
 ) -> list[dict[str, str]]:
-    if object_type is not ObjectType.LEAD:
+    key = LOST_REASON_FIELDS.get(object_type)
+    picklist = next((f.picklist for f in BUILTIN_FIELDS[object_type] if f.key == key), None)
+    if picklist is None:
         return []
-    options: list[Any] = uow.picklists.all(workspace_id).get("disqualification_reasons", [])
+    options: list[Any] = uow.picklists.all(workspace_id).get(picklist, [])
     return [{"value": o["value"], "label": o.get("label") or o["value"]} for o in options]
 
 
@@ -312,5 +353,6 @@ def list_page(
         owners=sorted(names.items(), key=lambda item: item[1].lower()),
         columns=[],
         lost_reasons=[],
+        segments=segments_of(uow, user.principal.workspace_id, object_type),
     )
     return board, cards_of(uow, page.items, pipeline, names), page.next_cursor

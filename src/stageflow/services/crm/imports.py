@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.bulk import insert_returning_ids
@@ -97,7 +98,17 @@ csv.field_size_limit(1_000_000)
 
 def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     """The header and an iterator of (line number, row). UTF-8, with or without a BOM."""
-    handle = path.open(newline="", encoding="utf-8-sig")
+    return _read(path.open(newline="", encoding="utf-8-sig"), path)
+
+
+def read_csv_text(text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The same as ``read_csv``, from text already decoded (an upload)."""
+    return _read(io.StringIO(text.removeprefix("\ufeff"), newline=""), "the file")
+
+
+def _read(
+    handle: TextIO, path: Path | str
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     try:
         sample = handle.read(64 * 1024)
         handle.seek(0)
@@ -127,6 +138,7 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
                 except StopIteration:
                     return
                 except UnicodeDecodeError:
+                    assert isinstance(path, Path)  # text is decoded already
                     raise ValidationFailed(
                         f"{path} is not UTF-8 text (line {_first_bad_line(path)})", field="file"
                     ) from None
@@ -240,6 +252,49 @@ def check(
     if result.error_count:
         result.rows = []
     return result
+
+
+RowCheck = Callable[[int, dict[str, str]], "dict[str, Any] | RowError"]
+
+
+def row_checker(uow: UnitOfWork, principal: Principal, columns: dict[str, str]) -> RowCheck:
+    """Check one row at a time (the rows of an import that writes the good ones and reports
+    the others): a row ready for ``write``, or what is wrong with it."""
+    principal.require(Permission.RECORDS_EDIT_ALL)
+    ws = principal.workspace_id
+    definitions = records.field_definitions(uow, ws, ObjectType.CONTACT)
+    ctx = records.field_context(uow, ws)
+    stages = uow.lifecycle.stages(ws)
+    by_name = {s.name.casefold(): s for s in stages}
+    by_id = {str(s.id): s for s in stages}
+    default = next((s for s in stages if s.is_default), None)
+    users = {row.email.casefold(): row.id for row in uow.users.list(ws)}
+    sources = set(ctx.picklist_options.get("source_channel", ()))
+
+    def check_row(line: int, raw: dict[str, str]) -> dict[str, Any] | RowError:
+        if "__extra__" in raw:
+            return RowError(line, None, "the row has more values than the header")
+        try:
+            return _row(
+                line, raw, columns, definitions, ctx, by_name, by_id, default, users, sources
+            )
+        except _RowProblem as problem_:
+            return problem_.error
+
+    return check_row
+
+
+def targets(uow: UnitOfWork, workspace_id: int) -> list[str]:
+    """Where a column can go: the contact's fields and name, owner, source, lifecycle stage."""
+    definitions = records.field_definitions(uow, workspace_id, ObjectType.CONTACT)
+    return sorted(set(TARGETS_BESIDES_FIELDS) | set(definitions))
+
+
+def guess_target(column: str, choices: Iterable[str]) -> str:
+    """Where a column goes without a mapping (as ``map_columns`` decides), or SKIP."""
+    key = column.strip().lower().replace(" ", "_")
+    target = ALIASES.get(key, key)
+    return target if target in set(choices) else SKIP
 
 
 class _RowProblem(Exception):

@@ -102,7 +102,16 @@ def _free_slug(uow: UnitOfWork, base: str) -> str:
     return slug
 
 
-def create_user(uow: UnitOfWork, workspace_id: int, cmd: CreateUser, actor: Actor) -> int:
+def create_user(
+    uow: UnitOfWork,
+    workspace_id: int,
+    cmd: CreateUser,
+    actor: Actor,
+    *,
+    one_time_password: bool = False,
+) -> int:
+    """A new user. With ``one_time_password`` the password was made for them: they choose
+    their own at their first sign-in (``accounts.choose_password``)."""
     parse_permissions(cmd.permissions)
     if uow.users.get_by_email(workspace_id, cmd.email) is not None:
         raise Conflict(f"a user with email '{cmd.email}' exists in this workspace", field="email")
@@ -115,6 +124,7 @@ def create_user(uow: UnitOfWork, workspace_id: int, cmd: CreateUser, actor: Acto
         permissions=sorted(set(cmd.permissions)),
         password_hash=security.hash_password(cmd.password) if cmd.password else None,
         created_at=now,
+        must_change_password=one_time_password and cmd.password is not None,
     )
     uow.emit(
         [
@@ -130,13 +140,20 @@ def create_user(uow: UnitOfWork, workspace_id: int, cmd: CreateUser, actor: Acto
     return user_id
 
 
-def add_user(uow: UnitOfWork, principal: Principal, cmd: CreateUser, actor: Actor) -> int:
+def add_user(
+    uow: UnitOfWork,
+    principal: Principal,
+    cmd: CreateUser,
+    actor: Actor,
+    *,
+    one_time_password: bool = False,
+) -> int:
     """A user added by a caller: needs 'users.manage'; only an owner adds an owner."""
     principal.require(Permission.USERS_MANAGE)
     if cmd.role is Role.OWNER and principal.role is not Role.OWNER:
         raise PermissionDenied("only an owner can add an owner")
     _check_grant(principal, cmd.role, parse_permissions(cmd.permissions), frozenset())
-    return create_user(uow, principal.workspace_id, cmd, actor)
+    return create_user(uow, principal.workspace_id, cmd, actor, one_time_password=one_time_password)
 
 
 def update_user(

@@ -116,6 +116,7 @@ class UserRepository:
         permissions: list[str],
         password_hash: str | None,
         created_at: datetime,
+        must_change_password: bool = False,
     ) -> int:
         return int(
             self.conn.execute(
@@ -127,6 +128,7 @@ class UserRepository:
                     role=role.value,
                     permissions=permissions,
                     password_hash=password_hash,
+                    must_change_password=must_change_password,
                     active=True,
                     created_at=created_at,
                 )

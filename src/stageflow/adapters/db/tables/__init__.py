@@ -22,6 +22,7 @@ from stageflow.adapters.db.tables.engine import (
 )
 from stageflow.adapters.db.tables.lifecycle import (
     contact_channels,
+    contact_imports,
     conversations,
     lifecycle_changes,
     lifecycle_counts,
@@ -62,6 +63,7 @@ __all__ = [
     "automation_versions",
     "automations",
     "contact_channels",
+    "contact_imports",
     "conversations",
     "email_templates",
     "enrollment_skips",

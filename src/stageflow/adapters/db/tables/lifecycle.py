@@ -186,3 +186,28 @@ segments = Table(
     UniqueConstraint("workspace_id", "name", name="uq_segments_name"),
     sqlite_autoincrement=True,
 )
+
+# A CSV import of contacts started in the web app: the upload itself, the column mapping, and
+# how far the import has gone (so any process shows its progress, and an import whose runner
+# stopped is seen as interrupted).
+contact_imports = Table(
+    "contact_imports",
+    metadata,
+    id_column(),
+    workspace_column(),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("mapping", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("imported", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Json, nullable=False),
+    Column("first_contact_id", ID),
+    Column("last_contact_id", ID),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)

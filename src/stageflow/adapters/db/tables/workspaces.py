@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from stageflow.adapters.db.tables.schema import (
@@ -45,6 +46,8 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("permissions", Json, nullable=False),
     Column("password_hash", String(200)),
+    # A one-time password: the user chooses their own at the next sign-in.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),

@@ -12,6 +12,7 @@ from stageflow.entrypoints.web.auth import (
     current_session,
     require_csrf,
     stageflow_app,
+    still_signed_in,
     web_state,
 )
 from stageflow.entrypoints.web.render import page
@@ -71,7 +72,9 @@ def _form(
 def sign_in_page(request: Request, next: str = "/", signed_out: bool = False) -> Response:
     session = current_session(request)
     if session is not None and session.signed_in:
-        return RedirectResponse(safe_next(next), status_code=303)
+        if still_signed_in(request):
+            return RedirectResponse(safe_next(next), status_code=303)
+        session = None  # ended by a new password or a deactivation: sign in again
     notice = "You are signed out." if signed_out else None
     return _form(request, session or Session.anonymous(), next_=next, notice=notice)
 
@@ -97,7 +100,9 @@ def sign_in(
         state.throttle.failed(email, address)
         return _form(request, session, email=email, next_=next, error=WRONG, status=401)
     state.throttle.succeeded(email)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    # A one-time password: the user chooses their own before anything else.
+    target = "/account/choose-password" if user.must_change_password else safe_next(next)
+    response = RedirectResponse(target, status_code=303)
     set_session(request, response, Session.for_user(user.workspace_id, user.id, user.password_hash))
     return response
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stageflow.domain.errors import StageflowError, StaleVersion
 from stageflow.domain.pipelines import StageKind
-from stageflow.domain.records import ObjectType
+from stageflow.domain.records import LOST_REASON_FIELDS, ObjectType
 from stageflow.entrypoints.web import board as boards
 from stageflow.entrypoints.web.auth import WebUser, require_csrf, signed_in_user
 from stageflow.entrypoints.web.render import page
@@ -22,9 +22,14 @@ router = APIRouter()
 OptionalId = Annotated[str | None, Query()]
 
 
-def filters_of(pipeline: str | None, owner: str | None, q: str | None) -> boards.BoardFilters:
+def filters_of(
+    pipeline: str | None, owner: str | None, q: str | None, segment: str | None = None
+) -> boards.BoardFilters:
     return boards.BoardFilters(
-        pipeline_id=boards.parse_id(pipeline), owner_id=boards.parse_id(owner), q=(q or "")[:200]
+        pipeline_id=boards.parse_id(pipeline),
+        owner_id=boards.parse_id(owner),
+        q=(q or "")[:200],
+        segment_id=boards.parse_id(segment),
     )
 
 
@@ -54,14 +59,16 @@ def board_page(
     pipeline: OptionalId = None,
     owner: OptionalId = None,
     q: str | None = None,
+    segment: OptionalId = None,
     view: str = "board",
     cursor: str | None = None,
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
-    filters = filters_of(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q, segment)
     try:
         object_type = boards.board_type(slug)
         with user.uow(read_only=True) as uow:
+            filters = boards.with_segment(uow, user, object_type, filters)
             context: dict[str, Any]
             if view == "list":
                 board, rows, next_cursor = boards.list_page(uow, user, object_type, filters, cursor)
@@ -79,7 +86,8 @@ def board_page(
                 partial = "partials/board_body.html"
     except StageflowError as exc:
         return error_page(request, user, exc)
-    name = partial if is_htmx(request) else "board.html"
+    name = "partials/board_filtered.html" if is_htmx(request) else "board.html"
+    context["partial"] = partial
     return page(request, name, context, user=user, active=f"/boards/{slug}")
 
 
@@ -92,13 +100,15 @@ def more_cards(
     pipeline: OptionalId = None,
     owner: OptionalId = None,
     q: str | None = None,
+    segment: OptionalId = None,
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
     """The next cards of a column (asked for when its end scrolls into view)."""
-    filters = filters_of(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q, segment)
     try:
         object_type = boards.board_type(slug)
         with user.uow(read_only=True) as uow:
+            filters = boards.with_segment(uow, user, object_type, filters)
             _, chosen = boards.pipeline_of(uow, user, object_type, filters.pipeline_id)
             cards, next_cursor = boards.column_cards(
                 uow, user, object_type, chosen, stage_id, filters, cursor
@@ -131,20 +141,18 @@ def move(
     pipeline: Annotated[str | None, Form()] = None,
     owner: Annotated[str | None, Form()] = None,
     q: Annotated[str | None, Form()] = None,
+    segment: Annotated[str | None, Form()] = None,
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
     """Move a card: the answer is the card in its new column and both columns' new totals,
     or (stale version, no permission, ...) the reason it did not move."""
-    filters = filters_of(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q, segment)
     try:
         object_type = boards.board_type(slug)
         with user.uow() as uow:
             previous_stage = get_visible(uow, user.principal, object_type, record_id).stage_id
-            fields = (
-                {"disqualification_reason": reason}
-                if reason and object_type is ObjectType.LEAD
-                else None
-            )
+            reason_field = LOST_REASON_FIELDS.get(object_type)
+            fields = {reason_field: reason} if reason and reason_field else None
             record = move_record(
                 uow,
                 user.principal,
@@ -155,6 +163,7 @@ def move(
             )
             uow.commit()
         with user.uow(read_only=True) as uow:
+            filters = boards.with_segment(uow, user, object_type, filters)
             _, chosen = boards.pipeline_of(uow, user, object_type, record.pipeline_id)
             names = boards.users_by_id(uow, user.principal.workspace_id)
             card = boards.cards_of(uow, [record], chosen, names)[0]

@@ -47,6 +47,7 @@ def contacts_page(
                 "stages": list(contacts.stages_by_id(uow, user).values()),
                 "segments": contacts.segments_of(uow, user.principal.workspace_id),
                 "can_save": user.principal.has(Permission.RECORDS_READ_ALL),
+                "can_import": user.principal.has(Permission.RECORDS_EDIT_ALL),
             }
     except StageflowError as exc:
         if is_htmx(request):

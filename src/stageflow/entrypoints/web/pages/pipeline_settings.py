@@ -40,6 +40,10 @@ PICKLIST_TITLES = {
         "Disqualification reasons",
         "Asked for when a lead is dropped on a lost stage.",
     ),
+    "lost_reasons": (
+        "Lost reasons",
+        "Asked for when a deal or an opportunity is dropped on a lost stage.",
+    ),
     "source_channel": ("Sources", "Where leads and deals come from."),
 }
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from stageflow.domain.errors import StageflowError, StaleVersion, ValidationFailed, first_problem
 from stageflow.domain.fields import FieldType
-from stageflow.domain.records import ObjectType
+from stageflow.domain.records import LOST_REASON_FIELDS, ObjectType
 from stageflow.entrypoints.web import record_view
 from stageflow.entrypoints.web.auth import WebUser, require_csrf, signed_in_user
 from stageflow.entrypoints.web.board import parse_id
@@ -165,17 +165,14 @@ def _routes(plural: str) -> None:
         reason: Annotated[str, Form()] = "",
         user: WebUser = Depends(signed_in_user),
     ) -> Response:
-        """Move to another stage (a lead's lost stage with its disqualification reason)."""
+        """Move to another stage (a lost stage with its lost or disqualification reason)."""
         try:
             wanted = record_id_of(object_type, record_id)
             target = parse_id(stage_id)
             if target is None:
                 return _move_error(request, user, object_type, wanted, "Choose a stage", version)
-            fields = (
-                {"disqualification_reason": reason}
-                if reason and object_type is ObjectType.LEAD
-                else None
-            )
+            reason_field = LOST_REASON_FIELDS.get(object_type)
+            fields = {reason_field: reason} if reason and reason_field else None
             with user.uow() as uow:
                 record = service.move_record(
                     uow,

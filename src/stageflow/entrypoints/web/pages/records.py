@@ -57,9 +57,10 @@ def create(
     pipeline: Annotated[str | None, Form()] = None,
     owner: Annotated[str | None, Form()] = None,
     q: Annotated[str | None, Form()] = None,
+    segment: Annotated[str | None, Form()] = None,
     user: WebUser = Depends(signed_in_user),
 ) -> Response:
-    filters = filters_of(pipeline, owner, q)
+    filters = filters_of(pipeline, owner, q, segment)
     values: dict[str, Any] = {
         "name": name,
         "amount": amount,
@@ -121,6 +122,7 @@ def create(
         return RedirectResponse(f"/boards/{slug}", status_code=303)
     stage = next(s for s in chosen.stages if s.id == record.stage_id)
     with user.uow(read_only=True) as uow:
+        filters = boards.with_segment(uow, user, object_type, filters)
         card = boards.cards_of(uow, [record], chosen, names)[0]
         heads = boards.column_head(uow, user, object_type, chosen, filters, {stage.id or 0})
     response = page(

@@ -103,7 +103,7 @@ def add_user(
         except ValidationError as exc:
             raise first_problem(exc, named=False) from None
         with user.uow() as uow:
-            workspaces.add_user(uow, user.principal, cmd, user.actor)
+            workspaces.add_user(uow, user.principal, cmd, user.actor, one_time_password=True)
             uow.commit()
     except StageflowError as exc:
         field = exc.field if exc.field in ("name", "email", "role") else "form"
