@@ -67,8 +67,14 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {
             "strategy": "criteria",
             "criteria": [
-                {"condition": {"all": [{"field": "region", "op": "eq", "value": "north"}]}, "user_id": 2},
-                {"condition": {"any": [{"field": "amount", "op": "gt", "value": 5000}]}, "user_id": 1},
+                {
+                    "condition": {"all": [{"field": "region", "op": "eq", "value": "north"}]},
+                    "user_id": 2,
+                },
+                {
+                    "condition": {"any": [{"field": "amount", "op": "gt", "value": 5000}]},
+                    "user_id": 1,
+                },
             ],
             "fallback_user_id": 1,
             "target": "installer_id",
@@ -103,8 +109,15 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
     "move_stage": [{"stage_id": 11, "forward_only": True}],
     "copy_record": [{"pipeline_id": 1, "stage_id": 10, "name": "{{ record.name }} (delivery)"}],
-    "notify_user": [{"users": [{"role": "owner"}, {"role": "user_field", "field": "installer_id"}], "title": "Won"}],
-    "send_sms": [{"to": [{"role": "number", "number": "+3912345"}], "text": "Hello {{ contact.name }}"}],
+    "notify_user": [
+        {
+            "users": [{"role": "owner"}, {"role": "user_field", "field": "installer_id"}],
+            "title": "Won",
+        }
+    ],
+    "send_sms": [
+        {"to": [{"role": "number", "number": "+3912345"}], "text": "Hello {{ contact.name }}"}
+    ],
     "open_substate": [{"substate": "installation"}],
 }
 
@@ -127,7 +140,9 @@ class _Inputs(HTMLParser):
         if tag == "input" and "name" in a:
             if a.get("type") == "checkbox" and "checked" not in a:
                 return
-            self.values.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
+            self.values.append(
+                (a["name"], a.get("value", "on" if a.get("type") == "checkbox" else ""))
+            )
         elif tag == "select" and "name" in a:
             self._select, self._selected, self._first = a["name"], [], None
             self._multiple = "multiple" in a
@@ -147,7 +162,9 @@ class _Inputs(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "select" and self._select is not None:
-            chosen = self._selected or ([] if self._multiple or self._first is None else [self._first])
+            chosen = self._selected or (
+                [] if self._multiple or self._first is None else [self._first]
+            )
             self.values += [(self._select, v) for v in chosen]
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
@@ -268,7 +285,12 @@ FILTERS = [
     {
         "any": [
             {"field": "region", "op": "in", "value": ["north", "south"]},
-            {"all": [{"field": "owner_id", "op": "eq", "value": 2}, {"field": "vip", "op": "eq", "value": True}]},
+            {
+                "all": [
+                    {"field": "owner_id", "op": "eq", "value": 2},
+                    {"field": "vip", "op": "eq", "value": True},
+                ]
+            },
             {"field": "close_date", "op": "lt", "value": "2027-01-31"},
             {"field": "contact.email", "op": "is_empty"},
             {"field": "stage_id", "op": "changed_to", "value": 11},
@@ -316,14 +338,32 @@ def test_conditions_in_words() -> None:
     ("form", "expected", "words"),
     [
         ({"t.kind": ["now"]}, {}, "immediately"),
-        ({"t.kind": ["after"], "t.after.n": ["6"], "t.after.unit": ["months"]}, {"after": "P6M", "business_hours": False}, "after 6 months"),
-        ({"t.kind": ["after"], "t.after.n": ["2"], "t.after.unit": ["hours"], "t.bh": ["on"]}, {"after": "PT2H", "business_hours": True}, "after 2 hours (business hours)"),
         (
-            {"t.kind": ["field"], "t.field": ["close_date"], "t.offset.n": ["1"], "t.offset.unit": ["days"], "t.offset.dir": ["before"]},
+            {"t.kind": ["after"], "t.after.n": ["6"], "t.after.unit": ["months"]},
+            {"after": "P6M", "business_hours": False},
+            "after 6 months",
+        ),
+        (
+            {"t.kind": ["after"], "t.after.n": ["2"], "t.after.unit": ["hours"], "t.bh": ["on"]},
+            {"after": "PT2H", "business_hours": True},
+            "after 2 hours (business hours)",
+        ),
+        (
+            {
+                "t.kind": ["field"],
+                "t.field": ["close_date"],
+                "t.offset.n": ["1"],
+                "t.offset.unit": ["days"],
+                "t.offset.dir": ["before"],
+            },
             {"field": "close_date", "offset": "-P1D"},
             "1 day before Close date",
         ),
-        ({"t.kind": ["at"], "t.at": ["tomorrow 09:00"]}, {"at": "tomorrow 09:00"}, "at tomorrow 09:00"),
+        (
+            {"t.kind": ["at"], "t.at": ["tomorrow 09:00"]},
+            {"at": "tomorrow 09:00"},
+            "at tomorrow 09:00",
+        ),
     ],
 )
 def test_timing_from_the_form_and_in_words(

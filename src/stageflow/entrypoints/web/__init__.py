@@ -13,6 +13,7 @@ from stageflow.bootstrap import App
 from stageflow.entrypoints.web.auth import CsrfRefused, SignInRequired, WebState
 from stageflow.entrypoints.web.pages import (
     auth,
+    automations,
     boards,
     contacts,
     dashboard,
@@ -23,6 +24,7 @@ from stageflow.entrypoints.web.pages import (
     records,
     settings,
     shell,
+    stage_rules,
     users_settings,
 )
 from stageflow.entrypoints.web.render import HERE, page
@@ -40,6 +42,8 @@ def mount(api: FastAPI, app: App) -> None:
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
     for module in (auth, shell, boards, records, record_page, contacts, *more):
+        api.include_router(module.router, include_in_schema=False)
+    for module in (automations, stage_rules):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

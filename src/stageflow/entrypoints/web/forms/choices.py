@@ -101,7 +101,9 @@ def load_choices(uow: UnitOfWork, workspace_id: int, object_type: ObjectType) ->
             for s in sorted(p.stages, key=lambda s: s.position):
                 stages.append((str(s.id), f"{s.name} ({ot.plural}: {p.name})"))
     picklists = uow.picklists.all(workspace_id)
-    channels = [(o["value"], o.get("label") or o["value"]) for o in picklists.get(SOURCE_PICKLIST, [])]
+    channels = [
+        (o["value"], o.get("label") or o["value"]) for o in picklists.get(SOURCE_PICKLIST, [])
+    ]
     fields: dict[str, list[FieldInfo]] = {}
     for ot in ObjectType:
         found: list[FieldInfo] = []
@@ -113,9 +115,9 @@ def load_choices(uow: UnitOfWork, workspace_id: int, object_type: ObjectType) ->
             options: tuple[Option, ...] = ()
             if definition.type is FieldType.PICKLIST:
                 listed = picklists.get(definition.picklist or "", [])
-                options = tuple((o["value"], o.get("label") or o["value"]) for o in listed) or tuple(
-                    (o, o) for o in definition.options
-                )
+                options = tuple(
+                    (o["value"], o.get("label") or o["value"]) for o in listed
+                ) or tuple((o, o) for o in definition.options)
             label = definition.label or definition.key.replace("_", " ").capitalize()
             found.append(FieldInfo(definition.key, label, definition.type.value, options))
         fields[ot.value] = found

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any
 
 from stageflow.domain.errors import ValidationFailed
@@ -38,14 +39,18 @@ OP_WORDS = {
     Op.CHANGED_TO: "changed to",
     Op.CHANGED_FROM: "changed from",
 }
-DATE_WORDS = {Op.GT: "is after", Op.GTE: "is on or after", Op.LT: "is before", Op.LTE: "is on or before"}
+DATE_WORDS = {
+    Op.GT: "is after",
+    Op.GTE: "is on or after",
+    Op.LT: "is before",
+    Op.LTE: "is on or before",
+}
 _EMPTY = (Op.IS_EMPTY, Op.IS_NOT_EMPTY)
 _CHANGE = (Op.CHANGED_TO, Op.CHANGED_FROM)
 _ORDER = (Op.GT, Op.GTE, Op.LT, Op.LTE)
+_TEXT = (Op.CONTAINS, Op.NOT_CONTAINS, Op.STARTS_WITH, Op.IN, Op.NOT_IN)
 OPS_BY_TYPE: dict[str, tuple[Op, ...]] = {
-    "text": (Op.EQ, Op.NEQ, Op.CONTAINS, Op.NOT_CONTAINS, Op.STARTS_WITH, Op.IN, Op.NOT_IN)
-    + _EMPTY
-    + _CHANGE,
+    "text": (Op.EQ, Op.NEQ, *_TEXT, *_EMPTY, *_CHANGE),
     "number": (Op.EQ, Op.NEQ, *_ORDER, *_EMPTY, *_CHANGE),
     "date": (Op.EQ, Op.NEQ, *_ORDER, *_EMPTY, *_CHANGE),
     "datetime": (*_ORDER, *_EMPTY, *_CHANGE),
@@ -67,7 +72,7 @@ class Row:
     value: Any
     ops: list[Option]
     value_kind: str  # none, text, number, date, datetime, select, multiselect, list
-    options: list[Option] = field(default_factory=list)
+    options: list[Option] = default(default_factory=list)
     value_type: str = "text"  # how the value's text is read back: text, int, number, bool
     kind: str = "condition"
 
@@ -76,7 +81,7 @@ class Row:
 class Group:
     name: str
     mode: str  # all or any
-    rows: list[Row | Group] = field(default_factory=list)
+    rows: list[Row | Group] = default(default_factory=list)
     kind: str = "group"
 
 

@@ -31,7 +31,8 @@ LONG_TEXT = ("body", "text", "description", "message", "content", "comment")
 class Widget:
     """One input (or group of inputs) of a generated form."""
 
-    kind: str  # text, template, number, integer, checkbox, select, object, array, mapping, json, filter
+    # text, template, number, integer, checkbox, select, object, array, mapping, json, filter
+    kind: str
     name: str  # the form name: the settings path under the prefix
     label: str
     help: str = ""
@@ -166,8 +167,13 @@ def _widget(
             _pair(name, i, k, v, w.options, template=True)
             for i, (k, v) in enumerate(dict(value or {}).items())
         ]
-    elif isinstance(refers, str) and (options := _ref_options(refers, choices, object_type)):
+    elif (
+        isinstance(refers, str)
+        and (options := _ref_options(refers, choices, object_type)) is not None
+    ):
         w.kind, w.options = "select", list(options)
+        if not options:
+            w.help = f"{w.help} (there are none yet)".strip()
         if kind == "array":
             w.multiple, w.value = True, [str(v) for v in value or []]
         elif value is not None and str(value) not in {o[0] for o in options}:
@@ -224,7 +230,9 @@ def _pair(name: str, i: int, key: str, value: Any, options: list[Option], templa
     if options and key and key not in {o[0] for o in options}:
         key_widget.options.append((key, key))
     shown = value if isinstance(value, str) or value is None else json.dumps(value)
-    value_widget = Widget("template" if template else "text", f"{name}.{i}.value", "Value", value=shown)
+    value_widget = Widget(
+        "template" if template else "text", f"{name}.{i}.value", "Value", value=shown
+    )
     return Widget("pair", f"{name}.{i}", key, value=key, children=[key_widget, value_widget])
 
 
@@ -239,7 +247,9 @@ def blank(schema: Mapping[str, Any], path: str) -> Any:
         if item.get("type") == "object":
             first = {
                 k: p["enum"][0]
-                for k, p in ((k, _resolve(p, defs)[0]) for k, p in item.get("properties", {}).items())
+                for k, p in (
+                    (k, _resolve(p, defs)[0]) for k, p in item.get("properties", {}).items()
+                )
                 if "enum" in p
             }
             return first

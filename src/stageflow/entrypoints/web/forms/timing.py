@@ -109,7 +109,8 @@ def summary(timing: Mapping[str, Any], field_labels: Mapping[str, str]) -> str:
         offset = from_iso(timing.get("offset") or "PT0S")
         if offset.unit == "iso" or offset.n in ("", "0"):
             return f"on {label}" if offset.unit != "iso" else f"{offset.text} from {label}"
-        return f"{words(timing['offset'].lstrip('-'))} {'before' if offset.negative else 'after'} {label}"
+        side = "before" if offset.negative else "after"
+        return f"{words(timing['offset'].lstrip('-'))} {side} {label}"
     if kind == "at":
         return f"at {timing['at']}"
     return "immediately"
