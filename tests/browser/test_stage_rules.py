@@ -104,7 +104,7 @@ def _add_renewal_rule(page: Page, *, shots: bool = False) -> None:
     expect(page.get_by_role("status")).to_contain_text("Added the rule 'Renewal lead'")
     expect(dialog).to_be_hidden()
     card = _column(page, "Closed Won").locator(".rule-card", has_text="Renewal lead")
-    expect(card).to_contain_text("Create a lead 'Renewal: {{ contact.name }}' · after 6 months")
+    expect(card).to_contain_text("Create a lead 'Renewal: [Contact: Name]' · after 6 months")
     expect(card).to_contain_text("Only if Amount is more than 1000")
 
 

@@ -7,6 +7,7 @@ Used by the stage rules screen; sub-state actions (SPEC E) have the same rule mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from stageflow.entrypoints.web.forms import timing as timing_form
 from stageflow.entrypoints.web.forms.choices import CORE_FIELDS, Choices, Option
 
 FormData = Mapping[str, list[str]]
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")  # "{{ contact.name }}"
 
 # Purposes the catalogue groups action types by (SPEC B1); a new action type is listed under
 # "Other" until it is named here, and works all the same.
@@ -195,9 +197,13 @@ def summary(rule: Mapping[str, Any], choices: Choices) -> str:
     said = title(action)
     if isinstance(settings.get("object_type"), str):
         said = said.replace("record", a_or_an(settings["object_type"]))
+    placeholders = dict(choices.template_fields())
     for key in ("name", "subject", "title", "template", "report", "text", "url", "substate"):
         if isinstance(settings.get(key), str) and settings[key]:
-            said += f" '{settings[key]}'"
+            text = PLACEHOLDER.sub(
+                lambda m: f"[{placeholders.get(m.group(1), m.group(1))}]", settings[key]
+            )
+            said += f" '{text}'"
             break
     stages = dict(choices.stages)
     if settings.get("stage_id") is not None:

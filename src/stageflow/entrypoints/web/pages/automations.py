@@ -16,17 +16,17 @@ TYPES = (ObjectType.LEAD, ObjectType.DEAL, ObjectType.OPPORTUNITY)
 COMING = (
     (
         "Workflows",
-        "multi-step automations with branches, delays and loops, versioned and published",
+        "Multi-step automations with branches, delays and loops, versioned and published",
         "/api/v1/automations",
     ),
     (
         "Lead automation",
-        "the lead pipeline's built-in moves and per-stage actions",
+        "The lead pipeline's built-in moves and per-stage actions",
         "/api/v1/lead-automation",
     ),
     (
         "Opportunity types",
-        "types with their states, sub-states and the actions on opening and closing them",
+        "Types with their states, sub-states and the actions on opening and closing them",
         "/api/v1/opportunity-types",
     ),
 )
