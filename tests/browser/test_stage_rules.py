@@ -88,6 +88,11 @@ def _add_renewal_rule(page: Page, *, shots: bool = False) -> None:
         label="Contact: Name"
     )
     expect(name).to_have_value("Renewal: {{ contact.name }}")
+    if shots:
+        form.get_by_role(
+            "heading", name=re.compile("New rule on Closed Won")
+        ).scroll_into_view_if_needed()
+        screenshot(page, "stage-rules-form")
     form.get_by_label("After a delay of").check()
     form.get_by_label("Delay", exact=True).fill("6")
     form.get_by_label("Delay unit").select_option("months")
@@ -99,7 +104,8 @@ def _add_renewal_rule(page: Page, *, shots: bool = False) -> None:
     form.get_by_label("Condition 1: value").fill("1000")
     if shots:
         check_accessibility(page)
-        screenshot(page, "stage-rules-form")
+        form.locator("#rule-timing").scroll_into_view_if_needed()
+        screenshot(page, "stage-rules-conditions")
     form.get_by_role("button", name="Save rule").click()
     expect(page.get_by_role("status")).to_contain_text("Added the rule 'Renewal lead'")
     expect(dialog).to_be_hidden()

@@ -12,6 +12,7 @@ import pytest
 import stageflow.actions  # noqa: F401  (registers the action types)
 from stageflow.actions.registry import registry
 from stageflow.domain.filters import parse_filter
+from stageflow.entrypoints.web import rule_editor
 from stageflow.entrypoints.web.forms import conditions, edits, schema_form, timing
 from stageflow.entrypoints.web.forms.choices import Choices, FieldInfo
 from stageflow.entrypoints.web.render import templates
@@ -138,7 +139,7 @@ class _Inputs(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "input" and "name" in a:
-            if a.get("type") == "checkbox" and "checked" not in a:
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
                 return
             self.values.append(
                 (a["name"], a.get("value", "on" if a.get("type") == "checkbox" else ""))
@@ -372,3 +373,65 @@ def test_timing_from_the_form_and_in_words(
     parsed = timing.parse(form)
     assert parsed == expected
     assert timing.summary(parsed, {"close_date": "Close date"}) == words
+
+
+RULE = {
+    "action": "create_record",
+    "name": "Renewal lead",
+    "group": "Repeat sales",
+    "settings": {"object_type": "lead", "name": "Renewal: {{ contact.name }}", "owner_id": 2},
+    "timing": {"after": "P6M", "business_hours": False},
+    "after_previous": True,
+    "keep_on_exit": True,
+    "conditions": {"all": [{"field": "amount", "op": "gt", "value": 1000}]},
+    "channels": ["web"],
+    "comment": "Service contract ends",
+    "enabled": False,
+}
+
+
+def _rule_html(values: dict[str, Any]) -> str:
+    from types import SimpleNamespace
+
+    return templates.get_template("partials/rule_form.html").render(
+        pipeline=SimpleNamespace(id=1),
+        stage=SimpleNamespace(id=2, name="Closed Won"),
+        user=SimpleNamespace(csrf_token="token"),
+        rule=rule_editor.build(values, CHOICES),
+    )
+
+
+@pytest.mark.parametrize(
+    "timing_",
+    [
+        {"after": "P6M", "business_hours": False},
+        {"after": "PT2H", "business_hours": True},
+        {"field": "close_date", "offset": "-P1D"},
+        {"at": "tomorrow 09:00"},
+        {},
+    ],
+)
+def test_a_whole_rule_round_trips_through_its_form(timing_: dict[str, Any]) -> None:
+    values = {**RULE, "timing": timing_}
+    again = rule_editor.read(submitted(_rule_html(values)))
+    model = registry.get("create_record").settings
+    assert model.model_validate(again.pop("settings")) == model.model_validate(values["settings"])
+    assert again == {k: v for k, v in values.items() if k != "settings"}
+
+
+def test_a_rule_summary_in_words() -> None:
+    assert rule_editor.summary(RULE, CHOICES) == (
+        "Create a lead 'Renewal: [Contact: Name]' · after 6 months"
+    )
+
+
+def test_a_save_error_goes_to_the_part_it_names() -> None:
+    rule = rule_editor.build(RULE, CHOICES)
+    rule_editor.place_error(rule, "settings.owner_id", "there is no user 9")
+    rule_editor.place_error(rule, "timing.after", "'P' is not an ISO 8601 duration")
+    rule_editor.place_error(rule, "conditions", "unknown field 'colour'")
+    rule_editor.place_error(rule, "settings", "the workspace has no SMTP server")
+    assert [w.error for w in rule.widgets if w.name == "s.owner_id"] == ["there is no user 9"]
+    assert rule.errors["timing"].startswith("'P'")
+    assert rule.errors["settings"] == "the workspace has no SMTP server"
+    assert rule.builder.error == "unknown field 'colour'"

@@ -325,7 +325,7 @@ def _parse_value(
             return False, None
         return True, _parse_members(schema, form, name, defs, strict)
     raw = _first(form, name)
-    if raw is None or (raw.strip() == "" and strict):
+    if raw is None or (raw.strip() == "" and (strict or kind != "string")):
         return False, None
     if kind is None and "enum" not in schema:  # any JSON
         try:
