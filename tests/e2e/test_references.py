@@ -102,6 +102,16 @@ def test_a_user_an_automation_assigns_is_not_deactivated(api: Api) -> None:
     api.patch(f"/users/{cid['id']}", {"active": False})
 
 
+def test_a_user_in_a_round_robin_team_is_not_deactivated(api: Api) -> None:
+    dee = api.post("/users", {"email": "dee@x.example", "name": "Dee"})
+    eve = api.post("/users", {"email": "eve@x.example", "name": "Eve"})
+    _publish(
+        api, "Share new deals", _action("assign_owner", strategy="round_robin", users=[dee["id"]])
+    )
+    _refused(api, "PATCH", f"/users/{dee['id']}", {"active": False}, "Share new deals")
+    api.patch(f"/users/{eve['id']}", {"active": False})
+
+
 def test_a_custom_field_in_use_stays(api: Api) -> None:
     api.post("/fields/deal", {"key": "budget", "type": "number"})
     api.post("/fields/contact", {"key": "nickname", "type": "text"})

@@ -41,7 +41,9 @@ class AssignOwner(BaseModel):
     model_config = ConfigDict(extra="forbid")
     strategy: Literal["round_robin", "least_loaded", "criteria"]
     users: list[int] = Field(
-        default_factory=list, description="The team, for round_robin and least_loaded"
+        default_factory=list,
+        description="The team, for round_robin and least_loaded",
+        json_schema_extra=refers(RefKind.USER),
     )
     companies: list[int] = Field(
         default_factory=list,

@@ -19,6 +19,7 @@ from stageflow.entrypoints.web.auth import (
 from stageflow.entrypoints.web.pages import (
     account,
     auth,
+    automations,
     boards,
     contact_import,
     contacts,
@@ -33,6 +34,7 @@ from stageflow.entrypoints.web.pages import (
     records,
     settings,
     shell,
+    stage_rules,
     users_settings,
 )
 from stageflow.entrypoints.web.render import HERE, page
@@ -52,6 +54,8 @@ def mount(api: FastAPI, app: App) -> None:
     record = (record_page, record_edits, record_activities, record_related)
     crm = (boards, records, contact_import, *record, contacts)
     for module in (auth, account, shell, *crm, *more):
+        api.include_router(module.router, include_in_schema=False)
+    for module in (automations, stage_rules):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

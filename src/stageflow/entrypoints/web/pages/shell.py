@@ -12,11 +12,6 @@ router = APIRouter()
 
 # Screens of issue 14 not built yet: what each will do, and what to use until then.
 COMING = {
-    "automations": (
-        "Automations",
-        "workflows, stage rules, lead automation and opportunity types",
-        "the /api/v1/automations endpoints",
-    ),
     "runs": (
         "Runs",
         "every automation run, step by step, and why one did not run",
