@@ -21,6 +21,8 @@ from stageflow.entrypoints.web.pages import (
     pipeline_settings,
     record_page,
     records,
+    rehearsal,
+    runs,
     settings,
     shell,
     users_settings,
@@ -39,7 +41,7 @@ def mount(api: FastAPI, app: App) -> None:
     api.state.web = WebState(signer=SessionSigner(key), throttle=SignInThrottle())
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
-    for module in (auth, shell, boards, records, record_page, contacts, *more):
+    for module in (auth, shell, runs, rehearsal, boards, records, record_page, contacts, *more):
         api.include_router(module.router, include_in_schema=False)
 
     @api.exception_handler(SignInRequired)

@@ -17,11 +17,6 @@ COMING = {
         "workflows, stage rules, lead automation and opportunity types",
         "the /api/v1/automations endpoints",
     ),
-    "runs": (
-        "Runs",
-        "every automation run, step by step, and why one did not run",
-        "GET /api/v1/runs",
-    ),
 }
 
 
