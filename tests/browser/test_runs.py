@@ -238,6 +238,31 @@ def test_the_clock_bar_shows_a_bad_date_at_its_field(
     check_accessibility(page)
 
 
+def test_the_run_list_filters_by_automation_and_loads_older_runs(
+    rehearsal_server: Server, rehearsal_page: Page
+) -> None:
+    page, server = rehearsal_page, rehearsal_server
+    automation = _workflow(server, "Paging follow-up", "Paging:")
+    deals = [_deal(server, f"Paging: deal {n}", 5000) for n in range(53)]
+    _runs_of(server, deals[-1]["id"])
+    page.goto("/runs")
+    page.get_by_label("Automation").select_option(label="Workflow 'Paging follow-up'")
+    page.get_by_label("Status").select_option("waiting")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(rf"automation_id={automation['id']}"))
+    expect(page).to_have_url(re.compile(r"status=waiting"))
+    rows = page.locator("#run-rows tr[id^=run-]")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Paging: deal 52")
+    page.get_by_role("button", name="Load older runs").click()
+    expect(rows).to_have_count(53)
+    expect(rows.last).to_contain_text("Paging: deal 0")
+    expect(page.get_by_role("button", name="Load older runs")).to_have_count(0)
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".empty-state")).to_contain_text("No runs match these filters")
+
+
 @pytest.fixture
 def agent_on_rehearsal(
     browser: Browser, rehearsal_server: Server, console: ConsoleWatch

@@ -93,6 +93,13 @@ def pairs(data: Any) -> list[Pair]:
     return [Pair("Value", value_text(data))]
 
 
+def event_words(event_type: str | None) -> str:
+    """``StageChanged`` → "stage changed"."""
+    if not event_type:
+        return ""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in event_type).strip()
+
+
 def trigger_text(
     trigger: dict[str, Any], users: dict[int, str], stages: dict[int | None, str]
 ) -> str:
@@ -104,8 +111,7 @@ def trigger_text(
         return f"Started by hand by {by}" if by else "Started by hand"
     if trigger.get("schedule_tick"):
         return "Its schedule"
-    words = "".join(f" {c.lower()}" if c.isupper() else c for c in event).strip().capitalize()
-    words = words or "An event"
+    words = event_words(event).capitalize() or "An event"
     moved = ""
     if trigger.get("to_stage_id") is not None:
         before = stages.get(trigger.get("from_stage_id"))

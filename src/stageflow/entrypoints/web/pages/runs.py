@@ -26,7 +26,14 @@ from stageflow.entrypoints.web.pages.htmx_helpers import (
     workspace_zone,
 )
 from stageflow.entrypoints.web.render import page
-from stageflow.entrypoints.web.run_view import duration, pairs, step_views, trigger_text, until_text
+from stageflow.entrypoints.web.run_view import (
+    duration,
+    event_words,
+    pairs,
+    step_views,
+    trigger_text,
+    until_text,
+)
 from stageflow.services.engine import run_history, runs
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -200,20 +207,12 @@ def skipped_page(
             "skip": s,
             "when": when(s.at, zone, now),
             "ago": ago(s.at, now),
-            "event": _event_words(s.event_type),
+            "event": event_words(s.event_type) or "an event",
         }
         for s in skips
     ]
     context = {"rows": rows, "record": record, "zone": zone.key}
     return page(request, "runs_skipped.html", context, user=user, active="/runs")
-
-
-def _event_words(event_type: str | None) -> str:
-    """``StageChanged`` → "stage changed"."""
-    if not event_type:
-        return "an event"
-    words = "".join(f" {c.lower()}" if c.isupper() else c for c in event_type).strip()
-    return words
 
 
 def _run_context(uow: UnitOfWork, user: WebUser, run_id: int) -> dict[str, Any]:
