@@ -2,8 +2,11 @@
 300 ms with 10,000 deals and 100,000 contacts). Renders each page in process through the
 ASGI app, signed in as the demo owner: no browser, no network, the server's time only.
 
-    .venv/bin/python bench/web_pages.py [--deals 10000] [--contacts 100000] [--repeat 20]
-        [--backend sqlite|postgresql]
+    .venv/bin/python bench/web_pages.py [--deals 10000] [--contacts 100000] [--runs 0]
+        [--repeat 20] [--backend sqlite|postgresql]
+
+``--runs`` adds that many automation runs over the last 14 days (completed, failed, waiting)
+for the dashboard's runs per day.
 """
 
 from __future__ import annotations
@@ -13,18 +16,23 @@ import re
 import statistics
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from _common import database, make_app, report
 from fastapi.testclient import TestClient
 
+from stageflow.automation.interpreter import RunState
+from stageflow.bootstrap import App
 from stageflow.domain.events import Actor, ActorKind, Source
 from stageflow.domain.records import ObjectType
 from stageflow.domain.users import Principal, Role
 from stageflow.entrypoints.api.app import create_app
+from stageflow.services.authoring import automations
 from stageflow.services.commands import CreateRecord, CreateSegment
 from stageflow.services.crm import imports, records, segments
 from stageflow.services.crm.demo import DEMO_OWNER, create_demo_workspace
+from stageflow.services.engine.run_rows import new_run
 
 STAGES = ["New Lead", "Hot Lead", "Payment", "Customer", "Cold Lead", ""]
 PAGES = (
@@ -45,10 +53,48 @@ def write_csv(path: Path, rows: int) -> None:
             handle.write(f"Ann{i},Smith{i},ann{i}@example.com,{STAGES[i % len(STAGES)]}\n")
 
 
+def add_runs(app: App, owner: Principal, count: int) -> None:
+    """``count`` finished and waiting runs of one automation, spread over the last 14 days."""
+    definition = {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "conditions": {"field": "name", "op": "eq", "value": "no deal has this name"},
+        "steps": [{"id": "s", "type": "action", "action": "set_field",
+                   "settings": {"fields": {"probability": 5}}}],
+    }  # fmt: skip
+    actor = Actor(kind=ActorKind.SYSTEM, source=Source.SYSTEM)
+    with app.uow() as uow:
+        automation_id = automations.create_automation(
+            uow,
+            owner,
+            automations.CreateAutomation(name="Bench", definition=definition, publish=True),
+            actor,
+        )
+        uow.commit()
+    with app.uow() as uow:
+        automation = uow.automations.get(owner.workspace_id, automation_id)
+        now = uow.clock.now()
+        rows = []
+        for n in range(count):
+            started = now - timedelta(minutes=(n * 20_160) // count)  # 14 days
+            row = new_run(owner.workspace_id, automation_id, automation.active_version_id,
+                          None, f"bench:{n}", RunState(cursor=None), started, started)  # fmt: skip
+            status = ("completed", "completed", "failed", "waiting")[n % 4]
+            row["status"] = status
+            if status == "waiting":
+                row["wake_at"] = now + timedelta(days=7)
+            else:
+                row["wake_at"], row["finished_at"] = None, started + timedelta(seconds=3)
+            rows.append(row)
+        for first in range(0, len(rows), 5000):
+            uow.runs.add_many(rows[first : first + 5000])
+        uow.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deals", type=int, default=10_000)
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
@@ -103,6 +149,10 @@ def main() -> None:
         rows.append(
             (f"imported {args.contacts:,} contacts", f"{time.perf_counter() - started:.1f} s")
         )
+        if args.runs:
+            started = time.perf_counter()
+            add_runs(app, owner, args.runs)
+            rows.append((f"made {args.runs:,} runs", f"{time.perf_counter() - started:.1f} s"))
         with TestClient(create_app(app)) as client:
             form = client.get("/sign-in").text
             token = re.search(r'name="csrf_token" value="([^"]+)"', form)

@@ -233,11 +233,6 @@ def test_filters_list_view_and_placeholders(owner_page: Page, server: Server) ->
     check_accessibility(page)
     screenshot(page, "opportunity-board-empty")
 
-    page.get_by_role("link", name="Runs").click()  # Automations has its own page now
-    expect(page.get_by_text("This screen is not built yet.")).to_be_visible()
-    check_accessibility(page)
-    screenshot(page, "coming-soon")
-
 
 def test_a_long_column_loads_more_cards_when_scrolled(owner_page: Page, server: Server) -> None:
     page = owner_page

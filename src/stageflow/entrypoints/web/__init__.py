@@ -32,6 +32,8 @@ from stageflow.entrypoints.web.pages import (
     record_page,
     record_related,
     records,
+    rehearsal,
+    runs,
     settings,
     shell,
     stage_rules,
@@ -53,7 +55,7 @@ def mount(api: FastAPI, app: App) -> None:
     more = (settings, lifecycle_settings, pipeline_settings, users_settings, inbox, dashboard)
     record = (record_page, record_edits, record_activities, record_related)
     crm = (boards, records, contact_import, *record, contacts)
-    for module in (auth, account, shell, *crm, *more):
+    for module in (auth, account, shell, runs, rehearsal, *crm, *more):
         api.include_router(module.router, include_in_schema=False)
     for module in (automations, stage_rules):
         api.include_router(module.router, include_in_schema=False)

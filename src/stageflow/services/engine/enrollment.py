@@ -400,6 +400,11 @@ def _skip(
     }
 
 
+# Every reason code ``_refusal`` gives (services/engine/skip_reasons.py words each one).
+SKIP_REASONS = frozenset(
+    {"own_write", "loop_guard", "already_enrolled", "record_gone", "conditions_not_met"}
+)
+
 # Why-nothing-ran answers the record's timeline shows: the record's state (conditions, e.g. a
 # lead locked after a manual move) or the loop guard. An automation's own write and a second
 # match of a run-once trigger are not news about the record.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, literal, or_, select
 
 from stageflow.adapters.db import tables as t
 from stageflow.adapters.db.repositories.outbox import FAILED
@@ -38,14 +38,22 @@ def list_runs(
     status: str | None,
     cursor: str | None,
     limit: int,
+    started_from: datetime | None = None,
+    started_before: datetime | None = None,
 ) -> Page[Any]:
+    """Runs, newest first. Without 'automations.edit' only runs of records the user may see
+    (an agent: their own records); with a record, that record must be visible."""
     check_limit(limit)
     where = []
     if record_id is not None:
         get_visible(uow, principal, None, record_id)
         where.append(t.runs.c.record_id == record_id)
-    else:
-        principal.require(Permission.AUTOMATIONS_EDIT)
+    elif not principal.has(Permission.AUTOMATIONS_EDIT):
+        where.append(t.runs.c.record_id.in_(visible_record_ids(principal)))
+    if started_from is not None:
+        where.append(t.runs.c.created_at >= started_from)
+    if started_before is not None:
+        where.append(t.runs.c.created_at < started_before)
     if automation_id is not None:
         where.append(t.runs.c.automation_id == automation_id)
     if status is not None:
@@ -56,6 +64,16 @@ def list_runs(
         principal.workspace_id, where=where, before_id=decode_cursor(cursor), limit=limit + 1
     )
     return page_of(rows, limit)
+
+
+def visible_record_ids(principal: Principal) -> Any:
+    """The records a user without 'automations.edit' may see runs of (``list_records``'
+    rule: all with 'records.read_all', else their own and unowned ones)."""
+    r = t.records.c
+    query = select(r.id).where(r.workspace_id == principal.workspace_id)
+    if not principal.has(Permission.RECORDS_READ_ALL):
+        query = query.where(or_(r.owner_id == principal.user_id, r.owner_id.is_(None)))
+    return query
 
 
 def get_run(uow: UnitOfWork, principal: Principal, run_id: int) -> Any:
@@ -310,29 +328,33 @@ class RunDay:
 
 def runs_per_day(uow: UnitOfWork, principal: Principal, *, days: int, zone: tzinfo) -> list[RunDay]:
     """The last ``days`` days, oldest first, today included (needs 'automations.edit', as the
-    run list does)."""
+    run list does). Counted by the database: each run falls into the day (in ``zone``) whose
+    UTC bounds hold its moment, so daylight-saving days and half-hour zones count right."""
     principal.require(Permission.AUTOMATIONS_EDIT)
-    now = uow.clock.now()
-    today = now.astimezone(zone).date()
+    today = uow.clock.now().astimezone(zone).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time.min, zone)
+    bounds = [datetime.combine(first + timedelta(days=n), time.min, zone) for n in range(days + 1)]
     r = t.runs.c
+    moment = case(
+        (r.status == "waiting", r.created_at), else_=func.coalesce(r.finished_at, r.created_at)
+    )
+    # The day's number: the first bound after the moment (the last day: the rest).
+    whens = [(moment < bound, n) for n, bound in enumerate(bounds[1:-1])]
+    day = (case(*whens, else_=days - 1) if whens else literal(0)).label("day")
     rows = uow.connection.execute(
-        select(r.status, r.created_at, r.finished_at).where(
+        select(day, r.status, func.count().label("runs"))
+        .where(
             r.workspace_id == principal.workspace_id,
             r.status.in_(("completed", "failed", "waiting")),
-            or_(r.created_at >= since, r.finished_at >= since),
+            moment >= bounds[0],
+            moment < bounds[-1],
         )
+        .group_by(day, r.status)
     )
-    counts: dict[date, dict[str, int]] = {
-        first + timedelta(days=n): {"completed": 0, "failed": 0, "waiting": 0} for n in range(days)
-    }
-    for status, created_at, finished_at in rows:
-        moment = created_at if status == "waiting" else (finished_at or created_at)
-        day = moment.astimezone(zone).date()
-        if day in counts:
-            counts[day][status] += 1
-    return [RunDay(day, **values) for day, values in sorted(counts.items())]
+    counts = [{"completed": 0, "failed": 0, "waiting": 0} for _ in range(days)]
+    for n, status, number in rows:
+        counts[n][status] = number
+    return [RunDay(first + timedelta(days=n), **values) for n, values in enumerate(counts)]
 
 
 def latest_failures(uow: UnitOfWork, principal: Principal, limit: int = 5) -> list[Any]:

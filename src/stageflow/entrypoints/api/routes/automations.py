@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stageflow.actions import registry
 from stageflow.domain.clock import VirtualClock
-from stageflow.domain.errors import Conflict, PermissionDenied, ValidationFailed
+from stageflow.domain.errors import ValidationFailed
 from stageflow.domain.filters import parse_filter
 from stageflow.entrypoints.api.deps import Caller, OptionalQueryId, PathId, get_caller
 from stageflow.entrypoints.api.schemas import PageOut
@@ -19,7 +19,7 @@ from stageflow.services.authoring import automations as service
 from stageflow.services.authoring import backtest as backtests
 from stageflow.services.authoring.automation_checks import check_definition
 from stageflow.services.engine import runs as run_service
-from stageflow.services.engine.timekeeper import advance_to
+from stageflow.services.engine import timekeeper
 
 router = APIRouter()
 A: list[str | Enum] = ["Automations"]
@@ -510,30 +510,9 @@ def get_clock(caller: Caller = Depends(get_caller)) -> dict[str, Any]:
     summary="Virtual clock only: move time forward, firing everything due, in order",
 )
 def advance_clock(body: AdvanceIn, caller: Caller = Depends(get_caller)) -> dict[str, Any]:
-    from stageflow.automation.durations import parse_duration
-    from stageflow.domain.users import Role
-
-    if caller.principal.role is not Role.OWNER:
-        raise PermissionDenied("only an owner may move the clock")
-    clock = caller.app.clock
-    if not isinstance(clock, VirtualClock):
-        raise Conflict(
-            "the clock is real; start the server with `stageflow serve "
-            "--virtual-clock` to rehearse automations in virtual time"
-        )
-    if (body.by is None) == (body.to is None):
-        raise ValidationFailed("give either 'by' (a duration) or 'to' (a datetime)", field="by")
-    if body.by is not None:
-        try:
-            target = parse_duration(body.by).after(clock.now())
-        except ValueError as exc:
-            raise ValidationFailed(str(exc), field="by") from None
-    else:
-        assert body.to is not None
-        if body.to.tzinfo is None:
-            raise ValidationFailed("'to' needs a time zone offset", field="to")
-        target = body.to
-    result = advance_to(clock, caller.app.worker(name="clock"), target)
+    result = timekeeper.advance(
+        caller.principal, caller.app.clock, caller.app.worker(name="clock"), by=body.by, to=body.to
+    )
     return {
         "now": result.now.isoformat(),
         "runs_advanced": result.runs_advanced,

@@ -81,6 +81,12 @@
     if (target) target.focus();
   });
 
+  // The clock bar's "what fired" panel closes; the bar stays.
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("[data-dismiss-fired]");
+    if (close) close.closest(".clock-fired").remove();
+  });
+
   document.body.addEventListener("recordCreated", function () {
     var dialog = document.getElementById("new-record-dialog");
     if (dialog && dialog.open) dialog.close();
