@@ -15,8 +15,8 @@ from stageflow.services.engine.skip_reasons import SENTENCES, explain
 
 
 def _codes_in_refusal() -> set[str]:
-    """The first item of every tuple ``Enroller._refusal`` returns: the codes it emits."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(enrollment.Enroller._refusal)))
+    """The first item of every tuple ``Enroller.refusal`` returns: the codes it emits."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(enrollment.Enroller.refusal)))
     codes = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
@@ -28,7 +28,7 @@ def _codes_in_refusal() -> set[str]:
 
 def test_every_reason_the_engine_emits_is_declared_and_has_a_sentence() -> None:
     emitted = _codes_in_refusal()
-    assert emitted, "no reason codes found in Enroller._refusal"
+    assert emitted, "no reason codes found in Enroller.refusal"
     assert emitted == enrollment.SKIP_REASONS
     assert set(SENTENCES) == enrollment.SKIP_REASONS
     for code in enrollment.SKIP_REASONS:

@@ -400,7 +400,7 @@ def _skip(
     }
 
 
-# Every reason code ``_refusal`` gives (services/engine/skip_reasons.py words each one).
+# Every reason code ``refusal`` gives (services/engine/skip_reasons.py words each one).
 SKIP_REASONS = frozenset(
     {"own_write", "loop_guard", "already_enrolled", "record_gone", "conditions_not_met"}
 )
