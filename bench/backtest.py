@@ -29,7 +29,6 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    deals = args.events // 5  # each deal: created, 2 moves, 2 amount changes
     rows: list[tuple[str, str]] = []
     clock = VirtualClock()
     with database(args.backend) as url:
@@ -44,6 +43,8 @@ def main() -> None:
         with app.uow() as uow:
             (pipeline,) = uow.pipelines.list(ws, ObjectType.DEAL)
             stages = {s.name: s.id for s in pipeline.stages}
+        moves = [name for name in ("Qualified", "Proposal") if name in stages]
+        deals = args.events // (3 + len(moves))  # created, its moves, 2 amount changes
         started = time.perf_counter()
         step = timedelta(days=29) / deals
         for first in range(0, deals, 1000):
@@ -60,9 +61,7 @@ def main() -> None:
                         actor,
                     )
                     assert deal.id is not None
-                    for stage in ("Qualified", "Proposal"):
-                        if stage not in stages:
-                            continue
+                    for stage in moves:
                         deal = records.move_record(
                             uow,
                             owner,
@@ -71,7 +70,8 @@ def main() -> None:
                             MoveRecord(stage_id=stages[stage], version=deal.version),
                             actor,
                         )
-                    for amount in (150 * (n % 40), 200 * (n % 30)):
+                    # Never the amount it has (1 and 2 more than a multiple of 50): two events.
+                    for amount in (150 * (n % 40) + 1, 200 * (n % 30) + 2):
                         deal = records.update_record(
                             uow,
                             owner,
