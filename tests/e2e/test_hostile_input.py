@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from stageflow.adapters.crypto import SecretBox
+from stageflow.bootstrap import App
 from stageflow.domain.filters import MAX_CONDITIONS
 from stageflow.entrypoints.web.session import Session, SessionSigner
-from tests.conftest import Api
+from tests.conftest import Api, make_tenant
 
 
 def test_a_non_ascii_callback_token_is_refused_not_a_crash(client: TestClient) -> None:
@@ -112,3 +114,52 @@ def test_uploads_have_their_own_larger_limit(api: Api) -> None:
         "/api/v1/deals", files={"file": ("contacts.csv", two_mb, "text/csv")}, headers=api.headers
     )
     assert response.status_code != 413  # the route refuses it for what it is, not its size
+
+
+def _step(action: str, settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "trigger": {"type": "record_created", "object_type": "deal"},
+        "steps": [{"id": "s", "type": "action", "action": action, "settings": settings}],
+    }
+
+
+def test_ids_of_another_workspace_are_refused_when_an_automation_is_saved(
+    api: Api, app: App
+) -> None:
+    """Issue 16, item 7: they used to be saved and fail only when the run came."""
+    other = make_tenant(app, "Other")
+    other_api = api.as_token(other.token)
+    their_pipeline = next(
+        p for p in other_api.get("/pipelines?object_type=lead") if p["is_default"]
+    )
+    their_user = other.new.owner_id
+    mine = next(p for p in api.get("/pipelines?object_type=lead") if p["is_default"])
+    deal_stage = next(p for p in api.get("/pipelines?object_type=deal") if p["is_default"])[
+        "stages"
+    ][0]["id"]
+    cases = [
+        (
+            _step("create_record", {"object_type": "lead", "pipeline_id": their_pipeline["id"]}),
+            "steps.s.pipeline_id",
+        ),
+        (
+            _step(
+                "create_record",
+                {"object_type": "lead", "pipeline_id": mine["id"], "stage_id": deal_stage},
+            ),
+            "steps.s.stage_id",
+        ),
+        (_step("set_field", {"fields": {"owner_id": their_user}}), "steps.s.fields.owner_id"),
+    ]
+    for definition, field in cases:
+        refused = api.post("/automations", {"name": "cross", "definition": definition}, expect=422)
+        assert refused["field"] == field, refused
+    # The workspace's own ids are taken.
+    ok = _step(
+        "create_record",
+        {"object_type": "lead", "pipeline_id": mine["id"], "stage_id": mine["stages"][0]["id"]},
+    )
+    api.post("/automations", {"name": "own", "definition": ok})
+    my_id = api.get("/me")["user"]["id"]
+    own_owner = _step("set_field", {"fields": {"owner_id": my_id}})
+    api.post("/automations", {"name": "own owner", "definition": own_owner})

@@ -28,6 +28,11 @@ def _check_set_field(ctx: SaveContext, settings: SetField) -> None:
     for key in settings.fields:
         if key not in ctx.record_fields and key not in ("name", "owner_id"):
             raise SettingsInvalid(f"the record has no field '{key}'", f"fields.{key}")
+    owner = settings.fields.get("owner_id")
+    # A user id given as such must be one of this workspace's (a template is checked when
+    # it runs, by the update itself).
+    if isinstance(owner, int) and not isinstance(owner, bool) and owner not in ctx.user_ids:
+        raise SettingsInvalid(f"there is no user {owner}", "fields.owner_id")
 
 
 @registry.register(
@@ -113,6 +118,19 @@ def _check_create(ctx: SaveContext, settings: CreateRecord) -> None:
         )
     if settings.owner_id is not None and settings.owner_id not in ctx.user_ids:
         raise SettingsInvalid(f"there is no user {settings.owner_id}", "owner_id")
+    if settings.pipeline_id is not None:
+        pipelines = ctx.extra.get("pipelines_by_object", {}).get(settings.object_type, ())
+        if settings.pipeline_id not in pipelines:
+            raise SettingsInvalid(
+                f"there is no {settings.object_type} pipeline {settings.pipeline_id}",
+                "pipeline_id",
+            )
+        in_pipeline = ctx.extra.get("stages_by_pipeline", {}).get(settings.pipeline_id, ())
+        if settings.stage_id is not None and settings.stage_id not in in_pipeline:
+            raise SettingsInvalid(
+                f"stage {settings.stage_id} is not in pipeline {settings.pipeline_id}",
+                "stage_id",
+            )
 
 
 @registry.register(

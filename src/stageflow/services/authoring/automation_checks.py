@@ -99,10 +99,15 @@ def _save_context(
     }
     pipelines = uow.pipelines.list(workspace_id)
     stages_by_object: dict[str, frozenset[int]] = {}
+    stages_by_pipeline: dict[int, frozenset[int]] = {}
+    pipelines_by_object: dict[str, frozenset[int]] = {}
     for pipeline in pipelines:
         ids = {s.id for s in pipeline.stages if s.id is not None}
         key = pipeline.object_type.value
         stages_by_object[key] = stages_by_object.get(key, frozenset()) | ids
+        if pipeline.id is not None:
+            stages_by_pipeline[pipeline.id] = frozenset(ids)
+            pipelines_by_object[key] = pipelines_by_object.get(key, frozenset()) | {pipeline.id}
     record_fields = fields_by_object[object_type.value] if object_type else frozenset()
     stages = stages_by_object.get(object_type.value, frozenset()) if object_type else frozenset()
     workspace = uow.workspaces.get(workspace_id)
@@ -123,6 +128,8 @@ def _save_context(
             "company_exists": field_ctx.company_exists,
             "channels": frozenset(field_ctx.picklist_options.get(SOURCE_PICKLIST, ())),
             "webhook_allowlist": settings.get("webhook_allowlist", []),
+            "pipelines_by_object": pipelines_by_object,
+            "stages_by_pipeline": stages_by_pipeline,
             "smtp_configured": bool(settings.get("smtp")),
             "sms_configured": bool(settings.get("sms")),
             "esign_configured": bool(settings.get("esign")),
