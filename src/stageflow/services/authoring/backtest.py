@@ -41,8 +41,8 @@ from stageflow.domain.records import Record
 from stageflow.domain.users import Permission, Principal
 from stageflow.services.authoring.automation_checks import check_definition
 from stageflow.services.authoring.automations import get_automation
-from stageflow.services.context import record_dict, related
-from stageflow.services.engine.enrollment import Enroller, VersionCache, trigger_info
+from stageflow.services.context import flat_values, record_dict, related
+from stageflow.services.engine.enrollment import Enroller, VersionCache, bound_stage, trigger_info
 from stageflow.services.engine.timers import workspace_calendar
 from stageflow.services.unit_of_work import UnitOfWork
 
@@ -191,7 +191,7 @@ class _Replay:
         self.entry = Entry(automation_id, 0, definition, graph)
         self.index = TriggerIndex.build(0, [self.entry])
         self.calendar = workspace_calendar(uow, workspace_id)
-        self.history = _History()
+        self.history = _History(uow)
 
     def run(self) -> None:
         matched: list[Event] = []
@@ -220,7 +220,7 @@ class _Replay:
             return
         wanted = {e.record_id for e in matched if e.record_id is not None}
         records = uow.records.get_many(self.workspace_id, wanted)
-        self.history.load_today(uow, records)
+        self.history.load_today(records)
         enrolled: set[tuple[int, int]] = set()
         checker = Enroller(VersionCache())
         for event in matched:
@@ -264,7 +264,7 @@ class _Replay:
             trigger=trigger_info(event),
         )
         port = DryPort(self, event.record_id, start, state)
-        bound = _bound_stage(definition, event)
+        bound = bound_stage(definition, event)
         outcome: Outcome = Outcome(status="completed")
         woken_by: str | None = None
         still_waiting_at: datetime | None = None  # the first wake after now
@@ -348,7 +348,8 @@ def _grouped(detail: str) -> str:
 class _History:
     """The replayed events of each record, and each record's values rebuilt for a moment."""
 
-    def __init__(self) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
         self.events: dict[int, list[StoredEvent]] = defaultdict(list)
         self.times: dict[int, list[datetime]] = defaultdict(list)
         self.today: dict[int, Record] = {}
@@ -365,8 +366,8 @@ class _History:
         elif event.type is _RECORD_DELETED:
             self.deleted[event.record_id] = event
 
-    def load_today(self, uow: UnitOfWork, records: dict[int, Record]) -> None:
-        self.uow, self.today = uow, records
+    def load_today(self, records: dict[int, Record]) -> None:
+        self.today = records
 
     def related(self, record_id: int) -> dict[str, Any]:
         """Today's contact, company and owner values of a record (``contact.email``…),
@@ -377,9 +378,8 @@ class _History:
             record = self.today.get(record_id)
             if record is not None:
                 base = record_dict(self.uow, record)
-                for prefix, other in related(self.uow, record, base["associations"]).items():
-                    for key, value in other.items():
-                        values[f"{prefix}.{key}"] = value
+                flat = flat_values(base, related(self.uow, record, base["associations"]))
+                values = {k: v for k, v in flat.items() if "." in k}
             self._related[record_id] = values
         return values
 
@@ -400,7 +400,7 @@ class _History:
         events = self.events.get(record_id, [])
         record = self.today.get(record_id)
         if record is not None:
-            values = _flat(record)
+            values = record_dict(self.uow, record, associations=False)
             start = len(events)
         elif record_id in self.deleted:
             values = _flat_snapshot(self.deleted[record_id].before or {})
@@ -466,21 +466,6 @@ class _Values(Mapping[str, Any]):
         return len({**self.own, **self._load_related()})
 
 
-def _flat(record: Record) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "object": record.object_type.value,
-        "name": record.name,
-        "owner_id": record.owner_id,
-        "source": record.source,
-        "pipeline_id": record.pipeline_id,
-        "stage_id": record.stage_id,
-        "lifecycle_stage_id": record.lifecycle_stage_id,
-        "created_at": record.created_at.isoformat(),
-        **record.fields,
-    }
-
-
 def _flat_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in snapshot.items() if k != "fields"}
     values.update(snapshot.get("fields") or {})
@@ -502,14 +487,6 @@ def _undo(values: dict[str, Any], event: StoredEvent) -> None:
         values["stage_id"] = before.get("stage_id")
     elif event.type is _LIFECYCLE_CHANGED:
         values["lifecycle_stage_id"] = before.get("lifecycle_stage_id")
-
-
-def _bound_stage(definition: Definition, event: Event) -> int | None:
-    trigger: Any = definition.trigger
-    default = trigger.type == "stage_entered" and trigger.stage_id is not None
-    bound = definition.stage_bound if definition.stage_bound is not None else default
-    stage: int | None = (event.after or {}).get("stage_id") if bound else None
-    return stage
 
 
 class _AsOf:

@@ -370,11 +370,11 @@ def _run_row(workspace_id: int, event: Event, entry: Entry, now: datetime) -> di
         now,
         event_id=event.id,
         depth=event.actor.depth,
-        bound_stage_id=_bound_stage(definition, event),
+        bound_stage_id=bound_stage(definition, event),
     )
 
 
-def _bound_stage(definition: Definition, event: Event) -> int | None:
+def bound_stage(definition: Definition, event: Event) -> int | None:
     trigger: Any = definition.trigger
     default = trigger.type == "stage_entered" and trigger.stage_id is not None
     bound = definition.stage_bound if definition.stage_bound is not None else default
