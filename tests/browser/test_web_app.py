@@ -144,7 +144,9 @@ def test_drop_a_lead_on_disqualified_asks_for_the_reason(owner_page: Page, serve
     dialog.get_by_label("Disqualification reason").select_option(label="No budget")
     expect(_column(page, stages["Disqualified"]).locator(card)).to_be_visible()
     screenshot(page, "lead-board-disqualify")
-    dialog.get_by_role("button", name="Move").click()
+    # The card sits in the column from the drop on; the move is saved when its answer comes.
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        dialog.get_by_role("button", name="Move").click()
     expect(_column(page, stages["Disqualified"]).locator(f"#card-{lead['id']}")).to_be_visible()
     with server.api() as api:
         saved = api.get(f"/leads/{lead['id']}").json()
